@@ -21,9 +21,12 @@ PKG_CONFIG ?= pkg-config
 
 VERSION := 0.1.0
 
+# Sub-makefiles below add rules before `all`; keep it the default goal.
+.DEFAULT_GOAL := all
+
 # Every library through pkg-config. Recursive '=' on purpose: on a fresh
 # machine pkg-config only knows them once `make deps` has run.
-PKGS = libcrypto p11-kit-1 libsystemd libpcsclite sqlite3 inih
+PKGS = libcrypto p11-kit-1 libsystemd libpcsclite sqlite3 inih libudev json-c
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
 CMOCKA_LIBS = $(shell $(PKG_CONFIG) --libs cmocka)
@@ -62,6 +65,12 @@ ALL_TESTS := $(UNIT_TESTS) $(P11_TESTS)
 -include tests/fixture/build.mk
 -include tests/testbed/build.mk
 -include tests/bench/build.mk
+-include daemon/model/build.mk
+-include daemon/store/build.mk
+-include tests/fuzz/build.mk
+
+# Keep intermediate objects of chained rules (test .o files).
+.SECONDARY:
 
 .PHONY: all
 all: $(LIBP11) $(PROGRAMS) $(ALL_TESTS) $(FIXTURES)
