@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "bus-manager.h"
+#include "bus-token.h"
+#include "log.h"
+#include "util.h"
+
+static int property_get_pcsc_state(sd_bus *bus, const char *path, const char *interface,
+                                   const char *property, sd_bus_message *reply, void *userdata,
+                                   sd_bus_error *error) {
+        Manager *m = userdata;
+
+        return sd_bus_message_append(reply, "s", m->pcsc_available ? "running" : "unavailable");
+}
+
+static int property_get_readers(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(sss)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->n_readers; i++) {
+                const Reader *rd = m->readers + i;
+                _cleanup_free_ char *atr = hexmem(rd->atr, rd->atr_len);
+
+                if (!atr)
+                        return -ENOMEM;
+                r = sd_bus_message_append(reply, "(sss)", rd->name, pcsc_reader_state_to_string(rd->state),
+                                          atr);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int property_get_modules(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(sss)");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < m->n_modules; i++) {
+                const ScanModule *mod = m->modules + i;
+
+                r = sd_bus_message_append(reply, "(sss)", mod->path, mod->loaded ? "loaded" : "failed",
+                                          strempty(mod->message));
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int property_get_devices(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        UsbDevice *devices;
+        size_t n;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(ssss)");
+        if (r < 0)
+                return r;
+        devices = udev_watch_devices(m->udev, &n);
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *buffer = NULL;
+                const UsbDevice *d = devices + i;
+
+                r = sd_bus_message_append(reply, "(ssss)", d->syspath, d->model, d->vendor_product,
+                                          registry_device_status(m, d->module, &buffer));
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+#define EMITS SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+
+const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", NULL, offsetof(Manager, version), EMITS),
+        SD_BUS_PROPERTY("PcscState", "s", property_get_pcsc_state, 0, EMITS),
+        SD_BUS_PROPERTY("Readers", "a(sss)", property_get_readers, 0, EMITS),
+        SD_BUS_PROPERTY("Modules", "a(sss)", property_get_modules, 0, EMITS),
+        SD_BUS_PROPERTY("Devices", "a(ssss)", property_get_devices, 0, EMITS),
+        SD_BUS_VTABLE_END
+};
+
+int bus_manager_setup(Manager *m) {
+        int r;
+
+        r = sd_bus_add_object_manager(m->bus, &m->slot_object_manager, JETON_OBJECT_ROOT);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the object manager: %m");
+        r = sd_bus_add_object_vtable(m->bus, &m->slot_manager, JETON_OBJECT_ROOT, JETON_MANAGER_INTERFACE,
+                                     manager_vtable, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the manager vtable: %m");
+        return bus_token_setup(m);
+}
+
+void bus_manager_emit_changed(Manager *m, const char *property) {
+        int r;
+
+        if (!m->bus)
+                return;
+        r = sd_bus_emit_properties_changed(m->bus, JETON_OBJECT_ROOT, JETON_MANAGER_INTERFACE, property, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to announce the change of %s: %m", property);
+}

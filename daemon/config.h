@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* jetond.conf: one [jetond] section,
+ *
+ *   [jetond]
+ *   Modules=/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so /usr/lib/libeTPkcs11.so
+ *   StateDirectory=/var/lib/jeton
+ *   AdminGroup=jeton
+ *
+ * Modules= takes absolute paths separated by blanks; it may be given more
+ * than once (the lists add up) and an empty assignment empties the list.
+ * Unknown sections and keys, and bad values, are errors that name the file
+ * and the line. */
+
+#include <stdbool.h>
+
+#define JETOND_CONFIG_FILE "/etc/jeton/jetond.conf"
+
+typedef struct Config {
+        char **modules;            /* absolute paths, in the order given */
+        char *state_directory;
+        char *admin_group;
+} Config;
+
+/* Fills c with the built-in defaults. */
+int config_init(Config *c);
+void config_done(Config *c);
+
+/* Loads path over the defaults already in c. A missing file is fine when
+ * !must_exist (the default path); errors are logged with file:line and
+ * returned as negative errno (-EINVAL for a bad file). */
+int config_load(Config *c, const char *path, bool must_exist);
+
+/* The built-in module list's one entry (OpenSC for this architecture). */
+const char *config_default_module(void);
