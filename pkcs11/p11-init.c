@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "p11-init.h"
@@ -89,7 +90,7 @@ static int check_pin_length(const JP11TokenInfo *token, const JP11Pin *pin, cons
 }
 
 static int set_user_pin(JP11Module *m, CK_SLOT_ID slot, bool pinpad, const JP11Pin *so_pin,
-                        const JP11Pin *user_pin, JP11Error *error) {
+                        const JP11Pin *user_pin, JP11LoginFlags login_flags, JP11Error *error) {
         _cleanup_(jp11_session_closep) JP11Session *s = NULL;
         CK_RV rv;
         int r;
@@ -97,7 +98,7 @@ static int set_user_pin(JP11Module *m, CK_SLOT_ID slot, bool pinpad, const JP11P
         r = jp11_session_open(m, slot, true, &s, error);
         if (r < 0)
                 return r;
-        r = jp11_login(s, JP11_USER_SO, so_pin, 0, NULL, error);
+        r = jp11_login(s, JP11_USER_SO, so_pin, login_flags, NULL, error);
         if (r < 0)
                 return r;
         if (pinpad)
@@ -113,6 +114,7 @@ static int set_user_pin(JP11Module *m, CK_SLOT_ID slot, bool pinpad, const JP11P
 
 int jp11_token_init(JP11Module *m, CK_SLOT_ID slot, const JP11Pin *so_pin, const char *label,
                     const JP11Pin *user_pin, JP11InitFlags flags, JP11Error *error) {
+        JP11LoginFlags login_flags = (flags & JP11_INIT_CONFIRM_FINAL_TRY) ? JP11_LOGIN_CONFIRM_FINAL_TRY : 0;
         CK_UTF8CHAR padded[32];
         JP11Slot info;
         bool pinpad;
@@ -146,6 +148,15 @@ int jp11_token_init(JP11Module *m, CK_SLOT_ID slot, const JP11Pin *so_pin, const
                 if (r < 0)
                         return r;
         }
+        /* C_InitToken checks the SO PIN of an initialised token, and a
+         * wrong one costs a try as with C_Login: same rules (blocked, final
+         * try, and for a PIN pad the length does not apply). */
+        if (info.token.initialized) {
+                r = jp11_login_precheck(&info.token.pin, JP11_USER_SO, jp11_pin_length(so_pin), so_pin != NULL,
+                                        login_flags, error);
+                if (r < 0)
+                        return r;
+        }
         if (info.token.initialized && !(flags & JP11_INIT_FORCE)) {
                 r = check_no_keys(m, slot, &info.token, error);
                 if (r < 0)
@@ -165,5 +176,11 @@ int jp11_token_init(JP11Module *m, CK_SLOT_ID slot, const JP11Pin *so_pin, const
         if (rv != CKR_OK)
                 return jp11_error_from_rv(error, rv, "initialising the token");
 
-        return set_user_pin(m, slot, pinpad, so_pin, user_pin, error);
+        r = set_user_pin(m, slot, pinpad, so_pin, user_pin, login_flags, error);
+        if (r < 0 && error) {
+                size_t n = strlen(error->message);
+                snprintf(error->message + n, sizeof error->message - n,
+                         " (the token was initialised but has no user PIN yet: initialise it again)");
+        }
+        return r;
 }

@@ -13,6 +13,9 @@
 
 typedef enum JP11InitFlags {
         JP11_INIT_FORCE = 1 << 0,       /* erase a token that holds keys */
+        /* the person confirmed: the SO PIN may be tried although the token
+         * reports its final try (C_InitToken checks it like C_Login) */
+        JP11_INIT_CONFIRM_FINAL_TRY = 1 << 1,
 } JP11InitFlags;
 
 int jp11_token_init(JP11Module *m, CK_SLOT_ID slot, const JP11Pin *so_pin, const char *label,

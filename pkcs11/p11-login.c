@@ -30,6 +30,12 @@ int jp11_login_precheck(const JP11PinState *state, JP11UserType user, size_t pin
                 if (state->so_locked)
                         return jp11_error_set(error, -EPERM, JP11_ERR_PIN_LOCKED,
                                               "the security officer PIN is blocked; it was not tried");
+                /* A blocked SO PIN can no longer reset the token or
+                 * unblock the user PIN: just as careful as with the user's. */
+                if (state->so_final_try && !(flags & JP11_LOGIN_CONFIRM_FINAL_TRY))
+                        return jp11_error_set(error, -EAGAIN, JP11_ERR_PIN_FINAL_TRY,
+                                              "one try left for the security officer PIN: a wrong one now blocks "
+                                              "it, so it was not tried; confirm to try it");
         } else {
                 if (state->locked)
                         return jp11_error_set(error, -EPERM, JP11_ERR_PIN_LOCKED,

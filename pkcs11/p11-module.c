@@ -31,9 +31,11 @@
  *     deadlock;
  *   - once sessions == 0 and calls == 0 it sets 'rescan_running' (now
  *     listings wait too), finalizes and re-initialises, and wakes everyone.
- * Consequence: a thread that holds a session must not open a second
- * session of the same module, nor call rescan itself, while another thread
- * may rescan: it would wait for itself. */
+ * A thread that holds a session of the module (one it opened and has not
+ * closed) would wait for itself: its rescan fails with -EDEADLK instead,
+ * and a second session it opens does not wait for a pending rescan (which
+ * cannot start before the first one is closed anyway). A session handed
+ * to another thread still counts for the thread that opened it. */
 struct JP11Module {
         JP11Module *next;               /* registry */
         unsigned n_ref;
@@ -47,10 +49,13 @@ struct JP11Module {
         pthread_cond_t cond;
         unsigned sessions, calls;
         bool rescan_pending, rescan_running;
+        JP11Session *open_sessions;     /* under lock */
 };
 
 struct JP11Session {
         JP11Module *m;
+        JP11Session *next_open;         /* m->open_sessions, under m->lock */
+        pthread_t opener;
         CK_SESSION_HANDLE h;
         CK_SLOT_ID slot;
         bool rw;
@@ -81,6 +86,7 @@ void jp11_pin_state_from_flags(CK_FLAGS flags, CK_ULONG min_len, CK_ULONG max_le
                 .to_be_changed = flags & CKF_USER_PIN_TO_BE_CHANGED,
                 .pinpad = flags & CKF_PROTECTED_AUTHENTICATION_PATH,
                 .so_locked = flags & CKF_SO_PIN_LOCKED,
+                .so_final_try = flags & CKF_SO_PIN_FINAL_TRY,
                 .min_len = min_len,
                 .max_len = max_len,
         };
@@ -127,16 +133,35 @@ void jp11_module_call_end(JP11Module *m) {
         call_end(m);
 }
 
-static void session_begin(JP11Module *m) {
+static bool thread_holds_session_locked(JP11Module *m) {
+        pthread_t self = pthread_self();
+
+        for (JP11Session *i = m->open_sessions; i; i = i->next_open)
+                if (pthread_equal(i->opener, self))
+                        return true;
+        return false;
+}
+
+static void session_begin(JP11Module *m, JP11Session *s) {
         pthread_mutex_lock(&m->lock);
-        while (m->rescan_pending || m->rescan_running)
-                pthread_cond_wait(&m->cond, &m->lock);
+        if (!thread_holds_session_locked(m))
+                while (m->rescan_pending || m->rescan_running)
+                        pthread_cond_wait(&m->cond, &m->lock);
         m->sessions++;
+        s->m = m;
+        s->opener = pthread_self();
+        s->next_open = m->open_sessions;
+        m->open_sessions = s;
         pthread_mutex_unlock(&m->lock);
 }
 
-static void session_end(JP11Module *m) {
+static void session_end(JP11Module *m, JP11Session *s) {
         pthread_mutex_lock(&m->lock);
+        for (JP11Session **i = &m->open_sessions; *i; i = &(*i)->next_open)
+                if (*i == s) {
+                        *i = s->next_open;
+                        break;
+                }
         if (--m->sessions == 0)
                 pthread_cond_broadcast(&m->cond);
         pthread_mutex_unlock(&m->lock);
@@ -469,6 +494,13 @@ int jp11_module_rescan(JP11Module *m, JP11Error *error) {
                 return 0;
 
         pthread_mutex_lock(&m->lock);
+        if (thread_holds_session_locked(m)) {
+                pthread_mutex_unlock(&m->lock);
+                return jp11_error_set(error, -EDEADLK, JP11_ERR_BUSY,
+                                      "cannot rescan the PKCS#11 module %s: this thread still has a session open on "
+                                      "it, and the rescan waits for every session to close (close it first)",
+                                      m->path);
+        }
         while (m->rescan_pending) /* one rescan at a time; the next one still runs */
                 pthread_cond_wait(&m->cond, &m->lock);
         m->rescan_pending = true;
@@ -509,14 +541,13 @@ int jp11_session_open(JP11Module *m, CK_SLOT_ID slot, bool rw, JP11Session **ret
         if (!s)
                 return jp11_error_set(error, -ENOMEM, JP11_ERR_INTERNAL, "out of memory");
 
-        session_begin(m);
+        session_begin(m, s);
         rv = m->f->C_OpenSession(slot, CKF_SERIAL_SESSION | (rw ? CKF_RW_SESSION : 0), NULL, NULL, &s->h);
         if (rv != CKR_OK) {
-                session_end(m);
+                session_end(m, s);
                 free(s);
                 return jp11_error_from_rv(error, rv, rw ? "opening a read-write session" : "opening a session");
         }
-        s->m = m;
         s->slot = slot;
         s->rw = rw;
         *ret = s;
@@ -531,7 +562,7 @@ JP11Session *jp11_session_close(JP11Session *s) {
         if (s->logged_in)
                 (void) s->m->f->C_Logout(s->h);
         (void) s->m->f->C_CloseSession(s->h);
-        session_end(s->m);
+        session_end(s->m, s);
         free(s);
         return NULL;
 }

@@ -8,7 +8,8 @@
  * per thread). jp11_module_rescan() may finalize and re-initialise the
  * module (SoftHSM only sees tokens created by another process after that);
  * it waits until no session of this module is open, and blocks new sessions
- * while it runs, so it never breaks work in progress. */
+ * while it runs, so it never breaks work in progress. A thread must close
+ * the sessions it opened before it rescans (-EDEADLK otherwise). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,6 +34,7 @@ typedef struct JP11PinState {
         bool so_locked;         /* CKF_SO_PIN_LOCKED */
         unsigned long min_len;  /* ulMinPinLen */
         unsigned long max_len;  /* ulMaxPinLen */
+        bool so_final_try;      /* CKF_SO_PIN_FINAL_TRY */
 } JP11PinState;
 
 typedef struct JP11TokenInfo {

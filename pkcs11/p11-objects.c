@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/param_build.h>
 
 #include "openssl-util.h"
@@ -25,30 +26,48 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ASN1_OCTET_STRING *, ASN1_OCTET_STRING_free);
 static int attr_get(JP11Session *s, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type, uint8_t **ret,
                     size_t *ret_len, JP11Error *error) {
         CK_FUNCTION_LIST_PTR f = jp11_session_functions(s);
-        CK_ATTRIBUTE a = { .type = type };
         _cleanup_free_ uint8_t *buf = NULL;
         CK_RV rv;
 
-        rv = f->C_GetAttributeValue(jp11_session_handle(s), obj, &a, 1);
-        if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE ||
-            (rv == CKR_OK && a.ulValueLen == CK_UNAVAILABLE_INFORMATION))
-                return 0;
-        if (rv != CKR_OK)
-                return jp11_error_from_rv(error, rv, "reading an object attribute");
+        /* Size, then value. Another session may change the value in
+         * between (a longer label): the module then answers
+         * CKR_BUFFER_TOO_SMALL and we ask for the size again, a few times. */
+        for (unsigned attempt = 0;; attempt++) {
+                CK_ATTRIBUTE a = { .type = type };
+                CK_ULONG size;
 
-        buf = malloc(a.ulValueLen + 1); /* +1: never malloc(0); room for a NUL */
-        if (!buf)
-                return jp11_error_set(error, -ENOMEM, JP11_ERR_INTERNAL, "out of memory");
-        a.pValue = buf;
-        rv = f->C_GetAttributeValue(jp11_session_handle(s), obj, &a, 1);
-        if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE)
-                return 0;
-        if (rv != CKR_OK)
-                return jp11_error_from_rv(error, rv, "reading an object attribute");
-        buf[a.ulValueLen] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_len = a.ulValueLen;
-        return 1;
+                rv = f->C_GetAttributeValue(jp11_session_handle(s), obj, &a, 1);
+                if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE ||
+                    (rv == CKR_OK && a.ulValueLen == CK_UNAVAILABLE_INFORMATION))
+                        return 0;
+                if (rv != CKR_OK)
+                        return jp11_error_from_rv(error, rv, "reading an object attribute");
+
+                size = a.ulValueLen;
+                free(buf);
+                buf = malloc(size + 1); /* +1: never malloc(0); room for a NUL */
+                if (!buf)
+                        return jp11_error_set(error, -ENOMEM, JP11_ERR_INTERNAL, "out of memory");
+                a.pValue = buf;
+                rv = f->C_GetAttributeValue(jp11_session_handle(s), obj, &a, 1);
+                if (rv == CKR_BUFFER_TOO_SMALL && attempt < 3)
+                        continue;
+                if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE ||
+                    (rv == CKR_OK && a.ulValueLen == CK_UNAVAILABLE_INFORMATION))
+                        return 0;
+                if (rv != CKR_OK)
+                        return jp11_error_from_rv(error, rv, "reading an object attribute");
+                /* Never trust a length beyond the buffer we gave. */
+                if (a.ulValueLen > size)
+                        return jp11_error_set(error, -EIO, JP11_ERR_DEVICE,
+                                              "the PKCS#11 module returned a longer attribute value than it "
+                                              "announced (attribute 0x%lx)",
+                                              (unsigned long) type);
+                buf[a.ulValueLen] = 0;
+                *ret = TAKE_PTR(buf);
+                *ret_len = a.ulValueLen;
+                return 1;
+        }
 }
 
 static int attr_ulong(JP11Session *s, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type, CK_ULONG *ret,
@@ -345,7 +364,7 @@ static int list_keys_of_class(JP11Session *s, CK_OBJECT_CLASS cls, JP11Key **key
         return 0;
 }
 
-int jp11_list_keys(JP11Session *s, JP11Key **ret, size_t *ret_n, JP11Error *error) {
+static int list_keys(JP11Session *s, JP11Key **ret, size_t *ret_n, JP11Error *error) {
         _cleanup_free_ JP11Key *keys = NULL;
         size_t n = 0;
         int r;
@@ -361,6 +380,18 @@ int jp11_list_keys(JP11Session *s, JP11Key **ret, size_t *ret_n, JP11Error *erro
         *ret = TAKE_PTR(keys);
         *ret_n = n;
         return 0;
+}
+
+/* OpenSSL's error queue belongs to the caller: the probes below (DER of
+ * curve parameters, points, certificate values) leave entries there when
+ * they fail, and what matters has been put into *error already. */
+int jp11_list_keys(JP11Session *s, JP11Key **ret, size_t *ret_n, JP11Error *error) {
+        int r;
+
+        ERR_set_mark();
+        r = list_keys(s, ret, ret_n, error);
+        ERR_pop_to_mark();
+        return r;
 }
 
 /* ---- certificates ---------------------------------------------------- */
@@ -443,7 +474,7 @@ void jp11_certificates_free(JP11Certificate *certs, size_t n) {
         free(certs);
 }
 
-int jp11_list_certificates(JP11Session *s, JP11Certificate **ret, size_t *ret_n, JP11Error *error) {
+static int list_certificates(JP11Session *s, JP11Certificate **ret, size_t *ret_n, JP11Error *error) {
         _cleanup_free_ CK_OBJECT_HANDLE *handles = NULL;
         CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
         CK_CERTIFICATE_TYPE type = CKC_X_509;
@@ -481,6 +512,15 @@ int jp11_list_certificates(JP11Session *s, JP11Certificate **ret, size_t *ret_n,
         *ret = certs;
         *ret_n = n;
         return 0;
+}
+
+int jp11_list_certificates(JP11Session *s, JP11Certificate **ret, size_t *ret_n, JP11Error *error) {
+        int r;
+
+        ERR_set_mark();
+        r = list_certificates(s, ret, ret_n, error);
+        ERR_pop_to_mark();
+        return r;
 }
 
 /* ---- public keys ----------------------------------------------------- */
@@ -559,10 +599,19 @@ static int rsa_from_attrs(JP11Session *s, CK_OBJECT_HANDLE obj, EVP_PKEY **ret, 
         return r < 0 ? r : 1;
 }
 
+static int ec_pkey_fromdata(const char *group, const uint8_t *pub, size_t pub_len, EVP_PKEY **ret,
+                            JP11Error *error) {
+        _cleanup_(OSSL_PARAM_BLD_freep) OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+
+        if (!bld || !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) ||
+            !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, pub_len))
+                return jp11_error_set(error, -ENOMEM, JP11_ERR_INTERNAL, "out of memory");
+        return pkey_fromdata("EC", bld, ret, error);
+}
+
 static int ec_from_attrs(JP11Session *s, CK_OBJECT_HANDLE obj, EVP_PKEY **ret, JP11Error *error) {
         _cleanup_free_ uint8_t *params = NULL, *point = NULL;
         _cleanup_(ASN1_OCTET_STRING_freep) ASN1_OCTET_STRING *os = NULL;
-        _cleanup_(OSSL_PARAM_BLD_freep) OSSL_PARAM_BLD *bld = NULL;
         size_t params_len, point_len;
         const uint8_t *pub;
         size_t pub_len;
@@ -582,22 +631,20 @@ static int ec_from_attrs(JP11Session *s, CK_OBJECT_HANDLE obj, EVP_PKEY **ret, J
                                       "the key's elliptic curve is not one OpenSSL knows");
 
         /* The standard wraps the point in a DER OCTET STRING; some modules
-         * return it raw. */
+         * return it raw. A raw uncompressed point starts with 0x04, the
+         * OCTET STRING tag, and parses as one when its next byte happens to
+         * equal the remaining length (1 in 256 keys): so the unwrapped
+         * content is only a candidate, and the raw bytes the fallback. */
         const unsigned char *p = point;
         os = d2i_ASN1_OCTET_STRING(NULL, &p, (long) point_len);
         if (os && p == point + point_len && ASN1_STRING_length(os) > 0) {
                 pub = ASN1_STRING_get0_data(os);
                 pub_len = (size_t) ASN1_STRING_length(os);
-        } else {
-                pub = point;
-                pub_len = point_len;
+                r = ec_pkey_fromdata(group, pub, pub_len, ret, NULL);
+                if (r >= 0)
+                        return 1;
         }
-
-        bld = OSSL_PARAM_BLD_new();
-        if (!bld || !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) ||
-            !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, pub_len))
-                return jp11_error_set(error, -ENOMEM, JP11_ERR_INTERNAL, "out of memory");
-        r = pkey_fromdata("EC", bld, ret, error);
+        r = ec_pkey_fromdata(group, point, point_len, ret, error);
         return r < 0 ? r : 1;
 }
 
@@ -627,7 +674,7 @@ static int pkey_from_object(JP11Session *s, CK_OBJECT_HANDLE obj, EVP_PKEY **ret
                               "the key is neither RSA nor EC (key type 0x%lx)", (unsigned long) type);
 }
 
-int jp11_read_public_key(JP11Session *s, CK_OBJECT_HANDLE key, EVP_PKEY **ret, JP11Error *error) {
+static int read_public_key(JP11Session *s, CK_OBJECT_HANDLE key, EVP_PKEY **ret, JP11Error *error) {
         CK_ULONG cls = CK_UNAVAILABLE_INFORMATION;
         int r;
 
@@ -663,4 +710,13 @@ int jp11_read_public_key(JP11Session *s, CK_OBJECT_HANDLE key, EVP_PKEY **ret, J
                 return jp11_error_set(error, -ENOENT, JP11_ERR_NOT_FOUND,
                                       "the token does not reveal this key's public key");
         return 0;
+}
+
+int jp11_read_public_key(JP11Session *s, CK_OBJECT_HANDLE key, EVP_PKEY **ret, JP11Error *error) {
+        int r;
+
+        ERR_set_mark();
+        r = read_public_key(s, key, ret, error);
+        ERR_pop_to_mark();
+        return r;
 }

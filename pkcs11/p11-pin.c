@@ -114,9 +114,11 @@ int jp11_pin_read_fd(int fd, JP11Pin **ret, JP11Error *error) {
 
         for (;;) {
                 r = read_byte(fd, &c);
-                if (r < 0)
-                        return jp11_error_set(error, r, JP11_ERR_INVALID, "reading the PIN failed: %s",
-                                              strerror(-r));
+                if (r < 0) {
+                        /* %m, not strerror(): the library runs in several threads. */
+                        errno = -r;
+                        return jp11_error_set(error, r, JP11_ERR_INVALID, "reading the PIN failed: %m");
+                }
                 if (r == 0)
                         break;
                 if (c == '\n') {

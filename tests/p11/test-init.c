@@ -304,6 +304,50 @@ static void test_refuse_before_touching(void **state) {
         assert_int_equal(e.kind, JP11_ERR_NOT_FOUND);
 }
 
+/* C_InitToken checks the SO PIN of an initialised token and a wrong one
+ * costs a try: a blocked SO PIN, or its final try without the person's
+ * confirmation, is refused before the token is touched. SoftHSM reports
+ * the flags set in its store and still accepts the right SO PIN, so a
+ * C_InitToken that should not have happened shows as a new label. */
+static void test_so_pin_state(void **state) {
+        Fixture *f = *state;
+        _cleanup_(jp11_pin_freep) JP11Pin *so = pin_of(SOFTHSM_TEST_SO_PIN);
+        _cleanup_(jp11_pin_freep) JP11Pin *user = pin_of(NEW_USER_PIN);
+        char serial[17];
+        JP11Slot info;
+        JP11Error e = {};
+
+        CK_SLOT_ID slot = add_token(f, "so-state", serial);
+
+        assert_int_equal(softhsm_set_token_flags(f->hsm, serial, CKF_SO_PIN_LOCKED, 0), 0);
+        assert_int_equal(jp11_module_rescan(f->m, &e), 0);
+        assert_int_equal(jp11_token_init(f->m, slot, so, "x", user, JP11_INIT_FORCE | JP11_INIT_CONFIRM_FINAL_TRY, &e),
+                         -EPERM);
+        assert_int_equal(e.kind, JP11_ERR_PIN_LOCKED);
+        assert_non_null(strstr(e.message, "security officer"));
+        assert_int_equal(jp11_module_get_slot(f->m, slot, &info, &e), 0);
+        assert_string_equal(info.token.label, "so-state");
+
+        assert_int_equal(softhsm_set_token_flags(f->hsm, serial, CKF_SO_PIN_FINAL_TRY | CKF_SO_PIN_COUNT_LOW,
+                                                 CKF_SO_PIN_LOCKED),
+                         0);
+        assert_int_equal(jp11_module_rescan(f->m, &e), 0);
+        assert_int_equal(jp11_token_init(f->m, slot, so, "x", user, JP11_INIT_FORCE, &e), -EAGAIN);
+        assert_int_equal(e.kind, JP11_ERR_PIN_FINAL_TRY);
+        assert_non_null(strstr(e.message, "security officer"));
+        assert_int_equal(jp11_module_get_slot(f->m, slot, &info, &e), 0);
+        assert_string_equal(info.token.label, "so-state");
+        assert_true(user_pin_works("so-state", SOFTHSM_TEST_PIN));
+
+        /* The person confirmed: one attempt, and it goes through. */
+        assert_int_equal(jp11_token_init(f->m, slot, so, "confirmed", user,
+                                         JP11_INIT_FORCE | JP11_INIT_CONFIRM_FINAL_TRY, &e),
+                         0);
+        assert_int_equal(jp11_module_get_slot(f->m, slot, &info, &e), 0);
+        assert_string_equal(info.token.label, "confirmed");
+        assert_true(user_pin_works("confirmed", NEW_USER_PIN));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_init_blank),
@@ -311,6 +355,7 @@ int main(void) {
                 cmocka_unit_test(test_refuse_visible_key),
                 cmocka_unit_test(test_refuse_used_token),
                 cmocka_unit_test(test_refuse_before_touching),
+                cmocka_unit_test(test_so_pin_state),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -270,6 +270,41 @@ static void test_ids_unique(void **state) {
         jp11_generated_key_clear(&b);
 }
 
+/* The evidence must be able to say no: a key imported onto the token
+ * (made elsewhere, extractable) reads all three as false. */
+static void test_evidence_of_imported_key(void **state) {
+        Fixture *f = *state;
+        static const CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+        CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+        CK_KEY_TYPE kt = CKK_EC;
+        uint8_t params[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 }, value[32];
+        CK_ATTRIBUTE tmpl[] = {
+                { CKA_CLASS, &cls, sizeof cls },
+                { CKA_KEY_TYPE, &kt, sizeof kt },
+                { CKA_TOKEN, (CK_VOID_PTR) &no, sizeof no },
+                { CKA_PRIVATE, (CK_VOID_PTR) &yes, sizeof yes },
+                { CKA_SENSITIVE, (CK_VOID_PTR) &no, sizeof no },
+                { CKA_EXTRACTABLE, (CK_VOID_PTR) &yes, sizeof yes },
+                { CKA_SIGN, (CK_VOID_PTR) &yes, sizeof yes },
+                { CKA_EC_PARAMS, params, sizeof params },
+                { CKA_VALUE, value, sizeof value },
+        };
+        CK_FUNCTION_LIST_PTR fl = jp11_session_functions(f->token->session);
+        CK_SESSION_HANDLE sh = jp11_session_handle(f->token->session);
+        CK_OBJECT_HANDLE h;
+        JP11KeyEvidence ev = { true, true, true };
+        JP11Error error = {};
+
+        for (size_t i = 0; i < sizeof value; i++)
+                value[i] = (uint8_t) (i + 1);
+        assert_int_equal(fl->C_CreateObject(sh, tmpl, ELEMENTSOF(tmpl), &h), CKR_OK);
+        assert_int_equal(jp11_read_key_evidence(f->token->session, h, &ev, &error), 0);
+        assert_false(ev.local);
+        assert_false(ev.always_sensitive);
+        assert_false(ev.never_extractable);
+        assert_int_equal(fl->C_DestroyObject(sh, h), CKR_OK);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_rsa2048),
@@ -278,6 +313,7 @@ int main(void) {
                 cmocka_unit_test(test_p384),
                 cmocka_unit_test(test_rsa1024_refused),
                 cmocka_unit_test(test_ids_unique),
+                cmocka_unit_test(test_evidence_of_imported_key),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);

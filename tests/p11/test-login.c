@@ -107,7 +107,8 @@ static int reset(void **state) {
         JP11Error e = {};
         assert_int_equal(softhsm_set_token_flags(f->hsm, f->serial, 0,
                                                  CKF_USER_PIN_LOCKED | CKF_USER_PIN_FINAL_TRY |
-                                                         CKF_USER_PIN_COUNT_LOW | CKF_PROTECTED_AUTHENTICATION_PATH),
+                                                         CKF_USER_PIN_COUNT_LOW | CKF_PROTECTED_AUTHENTICATION_PATH |
+                                                         CKF_SO_PIN_FINAL_TRY | CKF_SO_PIN_LOCKED),
                          0);
         assert_int_equal(jp11_module_rescan(f->m, &e), 0);
         n_login = 0;
@@ -346,6 +347,37 @@ static void test_so_login(void **state) {
         assert_int_equal(e.rv, CKR_SESSION_READ_ONLY_EXISTS);
 }
 
+/* The SO PIN gets the same care: its final try is not spent unless the
+ * person confirmed. */
+static void test_so_final_try(void **state) {
+        Fixture *f = *state;
+        JP11Session *s = NULL;
+        _cleanup_(jp11_pin_freep) JP11Pin *so = pin_of(SOFTHSM_TEST_SO_PIN);
+        JP11PinState st = {};
+        JP11Error e = {};
+
+        assert_int_equal(softhsm_set_token_flags(f->hsm, f->serial, CKF_SO_PIN_FINAL_TRY, 0), 0);
+        assert_int_equal(jp11_module_rescan(f->m, &e), 0);
+        s = session_open(f, true);
+
+        assert_int_equal(jp11_login(s, JP11_USER_SO, so, 0, &st, &e), -EAGAIN);
+        assert_int_equal(e.kind, JP11_ERR_PIN_FINAL_TRY);
+        assert_non_null(strstr(e.message, "security officer"));
+        assert_true(st.so_final_try);
+        assert_int_equal(n_login, 0);
+        assert_int_equal(session_state(s), CKS_RW_PUBLIC_SESSION);
+
+        /* The user's PIN is not concerned. */
+        _cleanup_(jp11_pin_freep) JP11Pin *user = pin_of(SOFTHSM_TEST_PIN);
+        assert_int_equal(jp11_login(s, JP11_USER_NORMAL, user, 0, NULL, &e), 0);
+        assert_int_equal(jp11_logout(s, &e), 0);
+        assert_int_equal(n_login, 1);
+
+        assert_int_equal(jp11_login(s, JP11_USER_SO, so, JP11_LOGIN_CONFIRM_FINAL_TRY, &st, &e), 0);
+        assert_int_equal(n_login, 2);
+        assert_int_equal(session_state(s), CKS_RW_SO_FUNCTIONS);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_right_pin, reset, close_sessions),
@@ -357,6 +389,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_length_bounds, reset, close_sessions),
                 cmocka_unit_test_setup_teardown(test_pinpad, reset, close_sessions),
                 cmocka_unit_test_setup_teardown(test_so_login, reset, close_sessions),
+                cmocka_unit_test_setup_teardown(test_so_final_try, reset, close_sessions),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

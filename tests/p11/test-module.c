@@ -393,6 +393,61 @@ static void test_rescan_waits_for_sessions(void **state) {
         session_close(s);
 }
 
+typedef struct SelfRescan {
+        JP11Module *m;
+        CK_SLOT_ID slot;
+        int done_fd;
+        int r;
+        JP11Error e;
+} SelfRescan;
+
+static void *self_rescan_thread(void *p) {
+        SelfRescan *t = p;
+        JP11Session *s = NULL;
+
+        if (jp11_session_open(t->m, t->slot, false, &s, &t->e) >= 0) {
+                t->r = jp11_module_rescan(t->m, &t->e);
+                jp11_session_close(s);
+        }
+        assert_int_equal(write(t->done_fd, "x", 1), 1);
+        return NULL;
+}
+
+/* A worker that rescans while it still holds a session of its own would
+ * wait for itself forever: it gets -EDEADLK at once, and the module is
+ * left as it was (no rescan pending that would block everyone else). */
+static void test_rescan_from_thread_holding_session(void **state) {
+        Fixture *f = *state;
+        _cleanup_(jp11_module_unloadp) JP11Module *m = NULL;
+        JP11Slot slot;
+        int p[2];
+        pthread_t th;
+        JP11Error e = {};
+
+        assert_int_equal(jp11_module_load(SOFTHSM_MODULE, &m, &e), 0);
+        assert_int_equal(jp11_module_find_token(m, f->serial_a, NULL, &slot, &e), 0);
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        SelfRescan t = { .m = m, .slot = slot.id, .done_fd = p[1], .r = 1 };
+        assert_int_equal(pthread_create(&th, NULL, self_rescan_thread, &t), 0);
+
+        struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+        if (poll(&pfd, 1, 60 * 1000) != 1)
+                fail_msg("the rescan from a thread holding a session did not return (deadlock)");
+        assert_int_equal(pthread_join(th, NULL), 0);
+        assert_int_equal(t.r, -EDEADLK);
+        assert_int_equal(t.e.kind, JP11_ERR_BUSY);
+        assert_non_null(strstr(t.e.message, "close it first"));
+        close(p[0]);
+        close(p[1]);
+
+        /* Nothing left pending: sessions open, and a rescan by a thread
+         * without sessions works. */
+        JP11Session *s = NULL;
+        s = session_open(m, slot.id, false);
+        session_close(s);
+        assert_int_equal(jp11_module_rescan(m, &e), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_load_info, close_sessions),
@@ -402,6 +457,7 @@ int main(void) {
                 cmocka_unit_test_teardown(test_find_token, close_sessions),
                 cmocka_unit_test_teardown(test_sessions, close_sessions),
                 cmocka_unit_test_teardown(test_rescan_waits_for_sessions, close_sessions),
+                cmocka_unit_test_teardown(test_rescan_from_thread_holding_session, close_sessions),
                 /* Last: it adds a token the other tests do not expect. */
                 cmocka_unit_test_teardown(test_rescan_new_token, close_sessions),
         };

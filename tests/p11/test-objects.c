@@ -18,6 +18,7 @@
 
 #include "../lib/run.h"
 #include "../lib/softhsm.h"
+#include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include "openssl-util.h"
@@ -587,6 +588,156 @@ static void test_find_key_by_id(void **state) {
         jp11_certificates_free(certs, n);
 }
 
+/* A raw uncompressed point is 04 || X || Y; when X starts with 0x3f (63,
+ * the number of bytes that follow) it also parses as a DER OCTET STRING
+ * holding X[1..] || Y. Such a point, returned raw as some modules do,
+ * must still give the right key. */
+static void test_read_public_key_raw_point_looks_wrapped(void **state) {
+        Fixture *f = *state;
+        _cleanup_(jp11_session_closep) JP11Session *s = open_logged_in(f);
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *k = NULL;
+        uint8_t point[65], params[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+        size_t point_len = 0;
+        JP11Error e = {};
+
+        /* About 256 key generations on average; bounded all the same. */
+        for (unsigned i = 0; i < 100000; i++) {
+                EVP_PKEY_free(k);
+                k = EVP_EC_gen("P-256");
+                assert_non_null(k);
+                assert_int_equal(EVP_PKEY_get_octet_string_param(k, "encoded-pub-key", point, sizeof point, &point_len),
+                                 1);
+                assert_int_equal(point_len, 65);
+                if (point[1] == 63)
+                        break;
+        }
+        assert_int_equal(point[0], 0x04);
+        assert_int_equal(point[1], 63);
+
+        CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+        CK_KEY_TYPE kt = CKK_EC;
+        CK_BBOOL no = CK_FALSE;
+        uint8_t id = 0x78;
+        CK_ATTRIBUTE tmpl[] = {
+                { CKA_CLASS, &cls, sizeof cls },      { CKA_KEY_TYPE, &kt, sizeof kt },
+                { CKA_TOKEN, &no, sizeof no },        { CKA_ID, &id, 1 },
+                { CKA_EC_PARAMS, params, sizeof params }, { CKA_EC_POINT, point, sizeof point },
+        };
+        CK_OBJECT_HANDLE h;
+        assert_int_equal(jp11_session_functions(s)->C_CreateObject(jp11_session_handle(s), tmpl, ELEMENTSOF(tmpl), &h),
+                         CKR_OK);
+
+        _cleanup_(EVP_PKEY_freep) EVP_PKEY *got = NULL;
+        ERR_clear_error();
+        assert_int_equal(jp11_read_public_key(s, h, &got, &e), 0);
+        assert_int_equal(EVP_PKEY_eq(got, k), 1);
+        /* The failed first reading left nothing in OpenSSL's error queue. */
+        assert_int_equal(ERR_peek_error(), 0);
+}
+
+/* A certificate object whose value is not DER is listed (the token holds
+ * it) without names, and the failed parse leaves nothing in OpenSSL's
+ * error queue, which belongs to the caller. */
+static void test_list_certificates_garbage(void **state) {
+        Fixture *f = *state;
+        _cleanup_(jp11_session_closep) JP11Session *s = open_logged_in(f);
+        CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+        CK_CERTIFICATE_TYPE type = CKC_X_509;
+        CK_BBOOL no = CK_FALSE;
+        uint8_t value[] = { 0x30, 0x03, 0x02, 0x01, 0x05, 0xff }, subject[] = { 0x30, 0x00 }, id = 0x79;
+        CK_ATTRIBUTE tmpl[] = {
+                { CKA_CLASS, &cls, sizeof cls },   { CKA_CERTIFICATE_TYPE, &type, sizeof type },
+                { CKA_TOKEN, &no, sizeof no },     { CKA_ID, &id, 1 },
+                { CKA_SUBJECT, subject, sizeof subject }, { CKA_VALUE, value, sizeof value },
+                { CKA_LABEL, "garbage", 7 },
+        };
+        CK_OBJECT_HANDLE h;
+        JP11Certificate *certs = NULL;
+        size_t n = 0;
+        bool found = false;
+        JP11Error e = {};
+
+        assert_int_equal(jp11_session_functions(s)->C_CreateObject(jp11_session_handle(s), tmpl, ELEMENTSOF(tmpl), &h),
+                         CKR_OK);
+        ERR_clear_error();
+        assert_int_equal(jp11_list_certificates(s, &certs, &n, &e), 0);
+        assert_int_equal(ERR_peek_error(), 0);
+        for (size_t i = 0; i < n; i++)
+                if (certs[i].handle == h) {
+                        found = true;
+                        assert_string_equal(certs[i].label, "garbage");
+                        assert_int_equal(certs[i].der_len, sizeof value);
+                        assert_string_equal(certs[i].subject, "");
+                        assert_int_equal(certs[i].not_after, 0);
+                }
+        jp11_certificates_free(certs, n);
+        assert_true(found);
+}
+
+/* Another session changes a value between the two C_GetAttributeValue
+ * calls (size, then value): SoftHSM then answers CKR_BUFFER_TOO_SMALL,
+ * and the reading starts over instead of failing. The change is made for
+ * real, on SoftHSM, from inside a pass-through wrapper, right after the
+ * size was read. */
+static CK_C_GetAttributeValue real_get_attribute_value;
+static CK_C_SetAttributeValue real_set_attribute_value;
+static CK_SESSION_HANDLE relabel_session;
+static CK_OBJECT_HANDLE relabel_object;
+static unsigned relabel_count;
+
+static CK_RV relabelling_get_attribute_value(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR t,
+                                             CK_ULONG n) {
+        CK_RV rv = real_get_attribute_value(h, obj, t, n);
+
+        if (obj == relabel_object && n == 1 && t[0].type == CKA_LABEL && !t[0].pValue && relabel_count < 2) {
+                /* Longer each time: the first retry meets a second change. */
+                char label[64];
+                snprintf(label, sizeof label, "relabelled while reading, %u", relabel_count);
+                CK_ATTRIBUTE a = { CKA_LABEL, label, strlen(label) + relabel_count };
+                memset(label + strlen(label), '!', relabel_count);
+                assert_int_equal(real_set_attribute_value(relabel_session, obj, &a, 1), CKR_OK);
+                relabel_count++;
+        }
+        return rv;
+}
+
+static void test_attribute_changes_between_calls(void **state) {
+        Fixture *f = *state;
+        _cleanup_(jp11_session_closep) JP11Session *s = open_logged_in(f);
+        _cleanup_(jp11_session_closep) JP11Session *writer = NULL;
+        CK_FUNCTION_LIST_PTR fl = jp11_session_functions(s);
+        uint8_t id = 0x02;
+        JP11Key *keys = NULL;
+        size_t n = 0;
+        bool found = false;
+        JP11Error e = {};
+
+        assert_int_equal(jp11_session_open(f->m, f->slot, true, &writer, &e), 0);
+        assert_int_equal(jp11_find_key_by_id(s, false, &id, 1, &relabel_object, &e), 0);
+        relabel_session = jp11_session_handle(writer);
+        relabel_count = 0;
+        real_get_attribute_value = fl->C_GetAttributeValue;
+        real_set_attribute_value = fl->C_SetAttributeValue;
+        fl->C_GetAttributeValue = relabelling_get_attribute_value;
+        int r = jp11_list_keys(s, &keys, &n, &e);
+        fl->C_GetAttributeValue = real_get_attribute_value;
+
+        if (r < 0)
+                fail_msg("jp11_list_keys: %s", e.message);
+        assert_int_equal(relabel_count, 2);
+        for (size_t i = 0; i < n; i++)
+                if (keys[i].handle == relabel_object) {
+                        found = true;
+                        assert_string_equal(keys[i].label, "relabelled while reading, 1!");
+                }
+        jp11_keys_free(keys, n);
+        assert_true(found);
+
+        /* Put the label back for whoever comes next. */
+        CK_ATTRIBUTE a = { CKA_LABEL, "ec-key", 6 };
+        assert_int_equal(fl->C_SetAttributeValue(relabel_session, relabel_object, &a, 1), CKR_OK);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_names),
@@ -597,6 +748,9 @@ int main(void) {
                 cmocka_unit_test(test_read_public_key_fallback),
                 cmocka_unit_test(test_read_public_key_info),
                 cmocka_unit_test(test_find_key_by_id),
+                cmocka_unit_test(test_read_public_key_raw_point_looks_wrapped),
+                cmocka_unit_test(test_list_certificates_garbage),
+                cmocka_unit_test(test_attribute_changes_between_calls),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -90,6 +90,14 @@ static void test_read_fd(void **state) {
         JP11Error e = {};
         JP11Pin *pin = NULL;
         assert_int_equal(jp11_pin_read_fd(-1, &pin, &e), -EBADF);
+
+        /* A failing read() is named in words. */
+        int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(jp11_pin_read_fd(fd, &pin, &e), -EBADF);
+        assert_string_equal(e.message, "reading the PIN failed: Bad file descriptor");
+        assert_null(pin);
+        close(fd);
 }
 
 static void test_read_fd_length(void **state) {
@@ -226,6 +234,17 @@ static void test_precheck_final_try(void **state) {
         assert_int_equal(jp11_login_precheck(&st, JP11_USER_NORMAL, 2, true, JP11_LOGIN_CONFIRM_FINAL_TRY, &e),
                          -ERANGE);
         assert_int_equal(jp11_login_precheck(&st, JP11_USER_SO, 4, true, 0, &e), 0);
+
+        /* The SO's own final try: refused unless confirmed, PIN pad too. */
+        jp11_pin_state_from_flags(CKF_SO_PIN_FINAL_TRY, 4, 8, &st);
+        assert_true(st.so_final_try);
+        assert_int_equal(jp11_login_precheck(&st, JP11_USER_SO, 4, true, 0, &e), -EAGAIN);
+        assert_int_equal(e.kind, JP11_ERR_PIN_FINAL_TRY);
+        assert_non_null(strstr(e.message, "security officer"));
+        assert_int_equal(jp11_login_precheck(&st, JP11_USER_SO, 4, true, JP11_LOGIN_CONFIRM_FINAL_TRY, &e), 0);
+        assert_int_equal(jp11_login_precheck(&st, JP11_USER_NORMAL, 4, true, 0, &e), 0);
+        jp11_pin_state_from_flags(CKF_SO_PIN_FINAL_TRY | CKF_PROTECTED_AUTHENTICATION_PATH, 4, 8, &st);
+        assert_int_equal(jp11_login_precheck(&st, JP11_USER_SO, 0, false, 0, &e), -EAGAIN);
 }
 
 static void test_precheck_pinpad(void **state) {
@@ -263,7 +282,7 @@ static void test_pin_state_from_flags(void **state) {
         jp11_pin_state_from_flags(CKF_RNG | CKF_LOGIN_REQUIRED | CKF_TOKEN_INITIALIZED | CKF_SO_PIN_COUNT_LOW, 4,
                                   255, &st);
         assert_false(st.initialized || st.count_low || st.final_try || st.locked || st.to_be_changed ||
-                     st.pinpad || st.so_locked);
+                     st.pinpad || st.so_locked || st.so_final_try);
 }
 
 static void test_copy_padded(void **state) {
