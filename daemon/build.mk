@@ -11,7 +11,13 @@ $(JETOND_OBJS): JETON_CPPFLAGS += -DJETON_MULTIARCH='"$(JETON_MULTIARCH)"'
 
 PROGRAMS += $(BUILDDIR)/jetond
 
-$(BUILDDIR)/jetond: $(JETOND_OBJS) $(LIBP11)
+# The store and model archives (daemon/store/build.mk, daemon/model/build.mk,
+# included after this file: hence the literal names) come before the token
+# library; the model's MODEL_DEPS (util.o) is one of our objects already.
+JETOND_ARCHIVES := $(BUILDDIR)/libjeton-store.a $(BUILDDIR)/libjeton-model.a
+$(JETOND_OBJS): JETON_CPPFLAGS += -Idaemon/store -Idaemon/model -Idaemon
+
+$(BUILDDIR)/jetond: $(JETOND_OBJS) $(JETOND_ARCHIVES) $(LIBP11)
 	$(CC) $(JETON_LDFLAGS) $(LDFLAGS) $^ -o $@ $(PKG_LIBS) -lpthread -ldl
 
 # Integration tests and the benchmark run through the test bed's wrapper
@@ -19,8 +25,9 @@ $(BUILDDIR)/jetond: $(JETOND_OBJS) $(LIBP11)
 # which build tree's jetond and fixture to use (JETOND overrides the daemon).
 JETOND_TEST_DEPS = $(BUILDDIR)/jetond $(BUILDDIR)/tests/fixture/libjeton-fixture-p11.so \
 	$(BUILDDIR)/tests/testbed/pcsc-readers
-JETOND_TESTS := $(BUILDDIR)/tests/integration/test-detect $(BUILDDIR)/tests/integration/test-udev
-JETOND_BENCHMARKS := $(BUILDDIR)/tests/bench/bench-detect
+JETOND_TESTS := $(BUILDDIR)/tests/integration/test-detect $(BUILDDIR)/tests/integration/test-udev \
+	$(BUILDDIR)/tests/integration/test-orders $(BUILDDIR)/tests/integration/test-provision
+JETOND_BENCHMARKS := $(BUILDDIR)/tests/bench/bench-detect $(BUILDDIR)/tests/bench/bench-provision
 
 INTEGRATION_TESTS += $(JETOND_TESTS)
 BENCHMARKS += $(JETOND_BENCHMARKS)

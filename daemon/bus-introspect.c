@@ -5,7 +5,9 @@
 #include <systemd/sd-bus.h>
 
 #include "bus-introspect.h"
+#include "bus-job.h"
 #include "bus-manager.h"
+#include "bus-order.h"
 #include "bus-token.h"
 #include "manager.h"
 
@@ -134,6 +136,8 @@ int bus_introspect_print(FILE *f) {
         fputs("<node>\n", f);
         print_interface(f, JETON_MANAGER_INTERFACE, manager_vtable);
         print_interface(f, JETON_TOKEN_INTERFACE, token_vtable);
+        print_interface(f, JETON_ORDER_INTERFACE, order_vtable);
+        print_interface(f, JETON_JOB_INTERFACE, job_vtable);
         fputs("</node>\n", f);
         return fflush(f) == 0 ? 0 : -errno;
 }

@@ -4,9 +4,13 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "bus-job.h"
 #include "bus-manager.h"
+#include "bus-order.h"
 #include "bus-token.h"
 #include "log.h"
+#include "pin-agent.h"
+#include "profiles.h"
 #include "util.h"
 
 static int property_get_pcsc_state(sd_bus *bus, const char *path, const char *interface,
@@ -81,6 +85,45 @@ static int property_get_devices(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_close_container(reply);
 }
 
+static int property_get_profiles(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "s");
+        if (r < 0)
+                return r;
+        for (size_t i = 0; m->profiles && i < m->profiles->n_profiles; i++) {
+                r = sd_bus_message_append(reply, "s", m->profiles->profiles[i]->name);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int property_get_profile_errors(sd_bus *bus, const char *path, const char *interface,
+                                       const char *property, sd_bus_message *reply, void *userdata,
+                                       sd_bus_error *error) {
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(ss)");
+        if (r < 0)
+                return r;
+        for (char **e = m->profile_errors; e && *e; e++) {
+                _cleanup_free_ char *location = NULL;
+                const char *message;
+
+                r = profile_error_split(*e, &location, &message);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(reply, "(ss)", location, message);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
 #define EMITS SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
 
 const sd_bus_vtable manager_vtable[] = {
@@ -90,6 +133,30 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("Readers", "a(sss)", property_get_readers, 0, EMITS),
         SD_BUS_PROPERTY("Modules", "a(sss)", property_get_modules, 0, EMITS),
         SD_BUS_PROPERTY("Devices", "a(ssss)", property_get_devices, 0, EMITS),
+        SD_BUS_PROPERTY("Profiles", "as", property_get_profiles, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ProfileErrors", "a(ss)", property_get_profile_errors, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Outbox", "s", NULL, offsetof(Manager, config.outbox), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Inbox", "s", NULL, offsetof(Manager, config.inbox), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD_WITH_ARGS("AddOrder",
+                                SD_BUS_ARGS("a{sv}", order, "a{sv}", options),
+                                SD_BUS_RESULT("o", order),
+                                bus_order_method_add, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ImportOrders",
+                                SD_BUS_ARGS("h", fd, "s", format, "a{sv}", options),
+                                SD_BUS_RESULT("ao", orders),
+                                bus_order_method_import, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RegisterPinAgent",
+                                SD_BUS_ARGS("o", agent_path),
+                                SD_BUS_NO_RESULT,
+                                bus_pin_agent_method_register, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("UnregisterPinAgent",
+                                SD_BUS_ARGS("o", agent_path),
+                                SD_BUS_NO_RESULT,
+                                bus_pin_agent_method_unregister, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("VerifyAudit",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("b", intact, "t", first_bad_id, "s", message),
+                                bus_order_method_verify_audit, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
 
@@ -103,7 +170,13 @@ int bus_manager_setup(Manager *m) {
                                      manager_vtable, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the manager vtable: %m");
-        return bus_token_setup(m);
+        r = bus_token_setup(m);
+        if (r < 0)
+                return r;
+        r = bus_order_setup(m);
+        if (r < 0)
+                return r;
+        return bus_job_setup(m);
 }
 
 void bus_manager_emit_changed(Manager *m, const char *property) {

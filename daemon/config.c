@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "profile.h"
 #include "util.h"
 
 /* Set by daemon/build.mk from the compiler's multiarch tuple, so the
@@ -31,6 +32,11 @@ int config_init(Config *c) {
                 config_done(c);
                 return -ENOMEM;
         }
+        for (const char *const *d = profile_default_dirs(); *d; d++)
+                if (strv_extend(&c->profile_directories, *d) < 0) {
+                        config_done(c);
+                        return -ENOMEM;
+                }
         return 0;
 }
 
@@ -40,6 +46,29 @@ void config_done(Config *c) {
         c->state_directory = NULL;
         free(c->admin_group);
         c->admin_group = NULL;
+        c->profile_directories = strv_free(c->profile_directories);
+        c->database = mfree(c->database);
+        c->outbox = mfree(c->outbox);
+        c->inbox = mfree(c->inbox);
+}
+
+static int resolve_one(char **value, const char *state_directory, const char *name) {
+        char *p;
+
+        if (*value)
+                return 0;
+        if (asprintf(&p, "%s/%s", state_directory, name) < 0)
+                return -ENOMEM;
+        *value = p;
+        return 0;
+}
+
+int config_resolve(Config *c) {
+        if (resolve_one(&c->database, c->state_directory, "jeton.db") < 0 ||
+            resolve_one(&c->outbox, c->state_directory, "outbox") < 0 ||
+            resolve_one(&c->inbox, c->state_directory, "inbox") < 0)
+                return -ENOMEM;
+        return 0;
 }
 
 typedef struct Parser {
@@ -49,6 +78,7 @@ typedef struct Parser {
         unsigned line;          /* the line being parsed */
         unsigned next_line;
         bool modules_seen;      /* the first Modules= replaces the default */
+        bool profile_directories_seen;
         int error;
 } Parser;
 
@@ -123,6 +153,40 @@ static int parse_modules(Parser *p, const char *value) {
         return 1;
 }
 
+static int parse_profile_directories(Parser *p, const char *value) {
+        Config *c = p->config;
+        _cleanup_free_ char *copy = NULL;
+        char *saveptr = NULL;
+
+        if (!p->profile_directories_seen || isempty(value)) {
+                c->profile_directories = strv_free(c->profile_directories);
+                p->profile_directories_seen = true;
+        }
+        if (isempty(value))
+                return 1;
+
+        copy = strdup(value);
+        if (!copy)
+                return parser_fail(p, "Out of memory");
+        for (char *w = strtok_r(copy, " \t", &saveptr); w; w = strtok_r(NULL, " \t", &saveptr)) {
+                if (w[0] != '/')
+                        return parser_fail(p, "ProfileDirectories=: '%s' is not an absolute path", w);
+                if (strv_contains(c->profile_directories, w))
+                        continue;
+                if (strv_extend(&c->profile_directories, w) < 0)
+                        return parser_fail(p, "Out of memory");
+        }
+        return 1;
+}
+
+static int parse_path(Parser *p, const char *name, const char *value, char **slot) {
+        if (value[0] != '/')
+                return parser_fail(p, "%s=: '%s' is not an absolute path", name, value);
+        if (free_and_strdup(slot, value) < 0)
+                return parser_fail(p, "Out of memory");
+        return 1;
+}
+
 static int parser_handle(void *user, const char *section, const char *name, const char *value) {
         Parser *p = user;
         Config *c = p->config;
@@ -132,6 +196,14 @@ static int parser_handle(void *user, const char *section, const char *name, cons
 
         if (streq(name, "Modules"))
                 return parse_modules(p, value);
+        if (streq(name, "ProfileDirectories"))
+                return parse_profile_directories(p, value);
+        if (streq(name, "Database"))
+                return parse_path(p, name, value, &c->database);
+        if (streq(name, "Outbox"))
+                return parse_path(p, name, value, &c->outbox);
+        if (streq(name, "Inbox"))
+                return parse_path(p, name, value, &c->inbox);
 
         if (streq(name, "StateDirectory")) {
                 if (value[0] != '/')

@@ -7,11 +7,17 @@
  *   Modules=/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so /usr/lib/libeTPkcs11.so
  *   StateDirectory=/var/lib/jeton
  *   AdminGroup=jeton
+ *   ProfileDirectories=/etc/jeton/profiles /usr/share/jeton/profiles
+ *   Database=/var/lib/jeton/jeton.db
+ *   Outbox=/var/lib/jeton/outbox
+ *   Inbox=/var/lib/jeton/inbox
  *
  * Modules= takes absolute paths separated by blanks; it may be given more
  * than once (the lists add up) and an empty assignment empties the list.
  * Unknown sections and keys, and bad values, are errors that name the file
- * and the line. */
+ * and the line. ProfileDirectories= (absolute paths, highest priority first)
+ * adds up like Modules=. Database=, Outbox= and Inbox= default to files
+ * under StateDirectory= (config_resolve()). */
 
 #include <stdbool.h>
 
@@ -21,6 +27,10 @@ typedef struct Config {
         char **modules;            /* absolute paths, in the order given */
         char *state_directory;
         char *admin_group;
+        char **profile_directories;     /* highest priority first */
+        char *database;                 /* NULL: $StateDirectory/jeton.db */
+        char *outbox;                   /* NULL: $StateDirectory/outbox */
+        char *inbox;                    /* NULL: $StateDirectory/inbox */
 } Config;
 
 /* Fills c with the built-in defaults. */
@@ -31,6 +41,10 @@ void config_done(Config *c);
  * !must_exist (the default path); errors are logged with file:line and
  * returned as negative errno (-EINVAL for a bad file). */
 int config_load(Config *c, const char *path, bool must_exist);
+
+/* After loading: fills Database=, Outbox= and Inbox= not given from
+ * StateDirectory=. Returns 0 or -ENOMEM. */
+int config_resolve(Config *c);
 
 /* The built-in module list's one entry (OpenSC for this architecture). */
 const char *config_default_module(void);

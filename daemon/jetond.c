@@ -8,14 +8,21 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
+#include "bus-error.h"
 #include "bus-introspect.h"
 #include "bus-manager.h"
 #include "config.h"
+#include "inbox.h"
+#include "job.h"
 #include "log.h"
 #include "manager.h"
+#include "orders.h"
+#include "profiles.h"
 #include "registry.h"
+#include "store.h"
 #include "util.h"
 
 static const char *arg_config = NULL;
@@ -29,16 +36,25 @@ static Manager *manager_free(Manager *m) {
          * scan worker before the modules it uses. */
         pcsc_watch_free(m->pcsc);
         worker_free(m->scan_worker);
+        inbox_stop(m);
+        job_done(m);            /* token workers, before the modules they use */
         scanner_free(m->scanner);
         udev_watch_free(m->udev);
         registry_done(m);
 
+        sd_bus_slot_unref(m->slot_job_enumerator);
+        sd_bus_slot_unref(m->slot_jobs);
+        sd_bus_slot_unref(m->slot_order_enumerator);
+        sd_bus_slot_unref(m->slot_orders);
         sd_bus_slot_unref(m->slot_token_enumerator);
         sd_bus_slot_unref(m->slot_tokens);
         sd_bus_slot_unref(m->slot_manager);
         sd_bus_slot_unref(m->slot_object_manager);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
+        orders_done(m);
+        profiles_done(m);
+        store_close(m->store);
         config_done(&m->config);
         free(m);
         return NULL;
@@ -89,6 +105,21 @@ void manager_set_ready(Manager *m) {
                 log_error_errno(r, "Failed to request the bus name %s: %m", JETON_BUS_NAME);
                 (void) sd_event_exit(m->event, r);
         }
+}
+
+/* The state directory holds the database: private to the daemon. */
+static int open_store(Manager *m) {
+        StoreError error = {};
+        int r;
+
+        if (mkdir(m->config.state_directory, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(-errno, "Failed to create the state directory %s: %m",
+                                       m->config.state_directory);
+        r = store_open(m->config.database, &m->store, &error);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open the database %s: %s", m->config.database, error.message);
+        log_debug("Opened the database %s.", m->config.database);
+        return 0;
 }
 
 static int help(void) {
@@ -166,6 +197,29 @@ static int run(int argc, char *argv[]) {
         r = config_load(&m->config, arg_config ?: JETOND_CONFIG_FILE, arg_config);
         if (r < 0)
                 return r;       /* already logged with file:line */
+        r = config_resolve(&m->config);
+        if (r < 0)
+                return log_oom();
+
+        r = bus_error_register();
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the D-Bus errors: %m");
+
+        r = open_store(m);
+        if (r < 0)
+                return r;
+        r = profiles_load(m);
+        if (r < 0)
+                return log_oom();
+        /* The store is the truth: what it holds is published as it is. */
+        r = orders_load(m);
+        if (r < 0)
+                return r;
+        /* Jobs cut short by a crash are failed in the store; their orders
+         * are consistent already (the store commits transitions whole). */
+        r = job_recover(m);
+        if (r < 0)
+                return r;
 
         /* Blocked before any thread exists (ours, libpcsclite's, a PKCS#11
          * module's), so the signals reach the event loop only. */
@@ -220,6 +274,11 @@ static int run(int argc, char *argv[]) {
 
         /* Load the modules now, while pcscd is being asked for its readers. */
         registry_request_scan(m, "start");
+
+        /* Certificates dropped in the inbox, now and from now on. */
+        r = inbox_start(m, m->config.inbox);
+        if (r < 0)
+                log_warning_errno(r, "Certificates dropped in %s will not be installed: %m", m->config.inbox);
 
         r = pcsc_watch_new(m->event, registry_on_pcsc, m, &m->pcsc);
         if (r < 0)

@@ -49,6 +49,22 @@ typedef struct Manager {
         bool ready;                     /* the bus name is requested */
 
         sd_bus_slot *slot_object_manager, *slot_manager, *slot_tokens, *slot_token_enumerator;
+
+        /* Orders and profiles (orders.h, profiles.h). */
+        struct Store *store;            /* daemon/store/store.h */
+        struct ProfileSet *profiles;    /* never NULL once loaded */
+        char **profile_errors;          /* "file:line: message", Manager.ProfileErrors */
+        struct DaemonOrder *orders;     /* linked list, oldest first */
+        struct DaemonOrder *orders_tail;
+        sd_bus_slot *slot_orders, *slot_order_enumerator;
+
+        /* Jobs, their token workers, PIN agents, the inbox (job.h,
+         * token-worker.h, pin-agent.h, inbox.h). */
+        struct Job *jobs;               /* linked list, by id */
+        struct TokenWorker *token_workers;
+        struct PinAgent *pin_agents;    /* the most recently registered first */
+        struct Inbox *inbox;
+        sd_bus_slot *slot_jobs, *slot_job_enumerator;
 } Manager;
 
 /* Requests the bus name and tells systemd we are ready, once: called when

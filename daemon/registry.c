@@ -8,6 +8,7 @@
 
 #include "bus-manager.h"
 #include "bus-token.h"
+#include "job.h"
 #include "log.h"
 #include "manager.h"
 #include "registry.h"
@@ -220,6 +221,8 @@ static int token_new_from_scan(Manager *m, ScanToken *st, const char *id, const 
                 return -ENOMEM;
         t->slot = st->slot;
         t->state = token_state_from_scan(info, st->keys, st->n_keys, st->certs, st->n_certs);
+        if (job_token_busy(m, t->serial))
+                t->state = "busy";
         r = token_pin_flags(&info->pin, &t->pin_flags);
         if (r < 0)
                 return r;
@@ -369,6 +372,8 @@ static void token_publish(Manager *m, Token *t) {
                          t->model, t->serial, isempty(t->reader) ? "" : " in reader '",
                          t->reader, isempty(t->reader) ? "" : "'");
         bus_token_emit_added(t);
+        /* Certificates waiting for this token go on it now. */
+        job_on_token_added(m, t);
 }
 
 static void token_unpublish(Manager *m, Token *t) {
@@ -377,6 +382,7 @@ static void token_unpublish(Manager *m, Token *t) {
         else
                 log_info("Token '%s' (serial %s) is gone.", t->label, t->serial);
         bus_token_emit_removed(t);
+        job_on_token_removed(m, t);
         token_unlink(m, t);
         token_free(t);
 }

@@ -77,17 +77,26 @@ Scanner *scanner_free(Scanner *s) {
 
 static void module_try_load(LoadedModule *lm) {
         JP11Error error = {};
+        JP11Module *module = NULL;
         int r;
 
         if (lm->module)
                 return;
-        r = jp11_module_load(lm->path, &lm->module, &error);
+        r = jp11_module_load(lm->path, &module, &error);
         if (r < 0) {
-                lm->module = NULL;
                 (void) free_and_strdup(&lm->error, error.message[0] ? error.message : strerror(-r));
                 return;
         }
         lm->error = mfree(lm->error);
+        /* Token workers read it from their own threads (scanner_module()). */
+        __atomic_store_n(&lm->module, module, __ATOMIC_RELEASE);
+}
+
+JP11Module *scanner_module(Scanner *s, const char *path) {
+        for (size_t i = 0; i < s->n_modules; i++)
+                if (streq(s->modules[i].path, path))
+                        return __atomic_load_n(&s->modules[i].module, __ATOMIC_ACQUIRE);
+        return NULL;
 }
 
 static int module_describe(const LoadedModule *lm, char **ret) {

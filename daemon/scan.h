@@ -51,3 +51,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Scanner *, scanner_free);
 
 /* Worker thread only. */
 int scanner_run(Scanner *s, ScanResult **ret);
+/* The loaded module with this path, or NULL: callable from any thread (a
+ * loaded module stays loaded until scanner_free()). Modules are shared:
+ * jp11_module_rescan() waits for the sessions other threads hold. */
+JP11Module *scanner_module(Scanner *s, const char *path);

@@ -111,7 +111,9 @@ class Jetond:
         self.log = self.dir / f'{name}.log'
         self.wrapper = list(wrapper)
         self.process = None
-        self.conf.write_text('[jetond]\nModules=' + ' '.join(str(m) for m in modules) + '\n' + extra)
+        # A state directory (database, outbox) of its own; extra may name another.
+        self.conf.write_text(f'[jetond]\nStateDirectory={self.dir / name}-state\nModules='
+                             + ' '.join(str(m) for m in modules) + '\n' + extra)
 
     def argv(self):
         argv = list(self.wrapper)

@@ -689,6 +689,8 @@ class SystemBus:
   <listen>unix:path={self.socket}</listen>
   <auth>EXTERNAL</auth>
   <policy context="default">
+    <!-- Every local user may connect, as on Debian's system bus. -->
+    <allow user="*"/>
     <deny own="*"/>
     <deny send_type="method_call"/>
     <allow send_type="signal"/>
@@ -712,6 +714,10 @@ class SystemBus:
 '''
 
     def __enter__(self):
+        # Like /run/dbus, the socket is reachable by every user: the dirs
+        # above it may be traversed (not listed) by clients run as others.
+        for d in (self.dir.parent, self.dir):
+            os.chmod(d, os.stat(d).st_mode | 0o111)
         self.conf.write_text(self._config())
         self.process = Process(['dbus-daemon', f'--config-file={self.conf}', '--nofork',
                                 '--print-address=1'], self.dir / 'dbus-daemon.log',

@@ -1,0 +1,451 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Provisioning and installing (issue 4) against the real jetond, SoftHSM
+behind the fixture module in vicc readers, a private bus and polkit.
+
+The test is its own PIN agent: it registers an object implementing
+org.jeton.Jeton1.PinAgent and answers RequestPin with a pipe holding the
+PIN. Results are checked with independent tools: openssl (request and
+certificate), pkcs11-tool (objects on the token), the fixture's call trace
+(how many C_Login), the store's file bytes, the log and /proc/*/cmdline
+(the PIN appears in none of them)."""
+
+import datetime
+import os
+import re
+import signal
+import sys
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import jetondtest as jt  # noqa: E402
+from jetondtest import tb, Gio, GLib  # noqa: E402
+
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+
+SO_PIN = 'so-5c2b91'
+USER_PIN = 'pin-7f3e0a19'       # searched for in the db, log and argv
+ORDER = 'org.jeton.Jeton1.Order'
+JOB = 'org.jeton.Jeton1.Job'
+PROFILES = jt.TOP / 'daemon/profiles'
+TIMEOUT = jt.TIMEOUT * 3        # RSA-3072 keygen in SoftHSM takes a few seconds
+
+AGENT_XML = '''<node><interface name="org.jeton.Jeton1.PinAgent">
+ <method name="RequestPin"><arg type="o" direction="in"/><arg type="s" direction="in"/>
+  <arg type="s" direction="in"/><arg type="as" direction="in"/><arg type="u" direction="in"/>
+  <arg type="u" direction="in"/><arg type="h" direction="out"/></method>
+ <method name="Cancel"><arg type="o" direction="in"/></method>
+</interface></node>'''
+
+
+# A PIN agent run as another user: registers, then reports every request on
+# its output (and refuses it), so a wrongly routed prompt shows.
+NOBODY_AGENT = f'''
+import os, sys
+from gi.repository import Gio, GLib
+address = sys.argv[1]
+xml = {AGENT_XML!r}
+conn = Gio.DBusConnection.new_for_address_sync(
+    address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
+    None, None)
+def on_call(conn, sender, path, interface, method, params, invocation):
+    if method == 'RequestPin':
+        print('REQUEST', params.unpack(), flush=True)
+    invocation.return_dbus_error('org.jeton.Jeton1.PinAgent.Error.Canceled', 'recorded')
+conn.register_object('/org/jeton/test/nobody', Gio.DBusNodeInfo.new_for_xml(xml).interfaces[0],
+                     on_call, None, None)
+conn.call_sync('org.jeton.Jeton1', '/org/jeton/Jeton1', 'org.jeton.Jeton1.Manager', 'RegisterPinAgent',
+               GLib.Variant('(o)', ('/org/jeton/test/nobody',)), None, Gio.DBusCallFlags.NONE, -1, None)
+print('READY', flush=True)
+GLib.MainLoop().run()
+'''
+
+
+class PinAgent:
+    """A PIN agent on its own connection and thread."""
+
+    PATH = '/org/jeton/test/agent'
+
+    def __init__(self, address, pin):
+        self.pin = pin
+        self.requests = []
+        self._ctx = GLib.MainContext.new()
+        self._loop = GLib.MainLoop.new(self._ctx, False)
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(address,), daemon=True)
+        self._thread.start()
+        assert self._ready.wait(jt.TIMEOUT), 'agent did not start'
+
+    def _run(self, address):
+        self._ctx.push_thread_default()
+        self.conn = Gio.DBusConnection.new_for_address_sync(address, jt.Client.FLAGS, None, None)
+        info = Gio.DBusNodeInfo.new_for_xml(AGENT_XML).interfaces[0]
+        self.conn.register_object(self.PATH, info, self._on_call, None, None)
+        self._ready.set()
+        self._loop.run()
+        self._ctx.pop_thread_default()
+
+    def _on_call(self, conn, sender, path, interface, method, params, invocation):
+        if method == 'Cancel':
+            invocation.return_value(None)
+            return
+        self.requests.append(params.unpack())
+        if self.pin is None:
+            invocation.return_dbus_error('org.jeton.Jeton1.PinAgent.Error.Canceled', 'no')
+            return
+        r, w = os.pipe()
+        os.write(w, self.pin.encode() + b'\n')
+        os.close(w)
+        fds = Gio.UnixFDList.new_from_array([r])       # takes r over
+        invocation.return_value_with_unix_fd_list(GLib.Variant('(h)', (0,)), fds)
+
+    def register(self):
+        self.conn.call_sync(jt.BUS_NAME, jt.ROOT, jt.MANAGER, 'RegisterPinAgent',
+                            GLib.Variant('(o)', (self.PATH,)), None, Gio.DBusCallFlags.NONE, -1, None)
+
+    def close(self):
+        self._loop.quit()
+        self._thread.join(jt.TIMEOUT)
+
+
+def order_dict(ref, profile='certigna-rgs2', given='Jeanne', surname='Durand-Lefèvre'):
+    v = GLib.Variant
+    return {'reference': v('s', ref), 'ca': v('s', 'Certigna'), 'product': v('s', 'Pack ID RGS**'),
+            'profile': v('s', profile), 'validity-years': v('u', 1), 'given-name': v('s', given),
+            'surname': v('s', surname), 'email': v('s', 'jeanne@example.fr'),
+            'organisation': v('s', 'Société Test'), 'siret': v('s', '12345678200002')}
+
+
+def add_order(c, ref, **kw):
+    return c.call(jt.ROOT, jt.MANAGER, 'AddOrder',
+                  GLib.Variant('(a{sv}a{sv})', (order_dict(ref, **kw), {})))[0]
+
+
+def provision(c, order_path, token='', confirm=False):
+    opts = {'confirm-final-try': GLib.Variant('b', True)} if confirm else {}
+    return c.call(order_path, ORDER, 'Provision', GLib.Variant('(sa{sv})', (token, opts)))[0]
+
+
+def call_with_fd(c, path, iface, method, fmt, args, fd):
+    fds = Gio.UnixFDList.new_from_array([fd])
+    res, _ = c.conn.call_with_unix_fd_list_sync(jt.BUS_NAME, path, iface, method, GLib.Variant(fmt, args),
+                                                 None, Gio.DBusCallFlags.NONE, int(jt.TIMEOUT * 1000), fds,
+                                                 None)
+    return res.unpack()
+
+
+def install(c, order_path, data):
+    r, w = os.pipe()
+    os.write(w, data)
+    os.close(w)
+    # The fd list takes r over.
+    return call_with_fd(c, order_path, ORDER, 'Install', '(ha{sv})', (0, {}), r)[0]
+
+
+def dbus_error(fn, *args):
+    try:
+        fn(*args)
+    except GLib.Error as e:
+        return Gio.DBusError.get_remote_error(e), e.message
+    raise AssertionError(f'{fn.__name__} did not fail')
+
+
+def wait_job(c, job, timeout=TIMEOUT):
+    """Waits for the job to finish, through its signals; returns its properties."""
+    def final(e):
+        return (e.member == 'PropertiesChanged' and e.path == job and e.args[0] == JOB
+                and e.args[1].get('State') in ('done', 'failed', 'cancelled'))
+    try:
+        c.wait_event(final, 0, timeout, f'{job} to finish')
+    except AssertionError:
+        # It may have finished before our first look: the property says.
+        if c.get(job, JOB, 'State') not in ('done', 'failed', 'cancelled'):
+            raise
+    return c.get_all(job, JOB)
+
+
+def job_stages(c, job):
+    return [e.args[1]['Stage'] for e in c.events
+            if e.member == 'PropertiesChanged' and e.path == job and 'Stage' in e.args[1]]
+
+
+def p11(*args, label='holder-1'):
+    env = bed.env({'JETON_TEST_PIN': USER_PIN}, tool=True)
+    return tb.run(['pkcs11-tool', '--module', tb.SOFTHSM_MODULE, '--token-label', label, '--login',
+                   '--pin', 'env:JETON_TEST_PIN', *args], env=env).stdout
+
+
+def private_keys(label='holder-1'):
+    """[(label, id hex)] of the private keys on the token."""
+    out = p11('-O', '--type', 'privkey', label=label)
+    keys = []
+    for block in out.split('Private Key Object')[1:]:
+        lab = re.search(r'label:\s*(.*)', block)
+        ident = re.search(r'ID:\s*([0-9a-f]+)', block)
+        keys.append((lab.group(1).strip() if lab else '', ident.group(1) if ident else ''))
+    return keys
+
+
+def certificates(label='holder-1'):
+    out = p11('-O', '--type', 'cert', label=label)
+    certs = []
+    for block in out.split('Certificate Object')[1:]:
+        lab = re.search(r'label:\s*(.*)', block)
+        ident = re.search(r'ID:\s*([0-9a-f]+)', block)
+        certs.append((lab.group(1).strip() if lab else '', ident.group(1) if ident else ''))
+    return certs
+
+
+def sign_csr(csr_pem, days=365, not_before=None, not_after=None, key=None):
+    """The test CA signs the request (openssl x509 -req); dates in the past
+    and another key through the cryptography module (OpenSSL 3.0's x509
+    command has no -not_before/-not_after)."""
+    csr_file = bed.dir / 'req.csr'
+    out = bed.dir / 'cert.pem'
+    csr_file.write_text(csr_pem)
+    if not_before is None and key is None:
+        tb.run(['openssl', 'x509', '-req', '-in', csr_file, '-CA', CA_PEM, '-CAkey', CA_KEY, '-CAcreateserial',
+                '-days', str(days), '-copy_extensions', 'copy', '-out', out])
+        return out.read_bytes()
+    csr = x509.load_pem_x509_csr(csr_pem.encode())
+    ca = x509.load_pem_x509_certificate(CA_PEM.read_bytes())
+    ca_key = serialization.load_pem_private_key(CA_KEY.read_bytes(), None)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(csr.subject).issuer_name(ca.subject)
+            .public_key(key.public_key() if key else csr.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before or now).not_valid_after(not_after or now + datetime.timedelta(days))
+            .sign(ca_key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def check_request(pem, ref):
+    f = bed.dir / f'{ref}-check.csr'
+    f.write_text(pem)
+    res = tb.run(['openssl', 'req', '-in', f, '-verify', '-noout'], check=False)
+    assert res.returncode == 0 and 'verify OK' in (res.stdout + res.stderr), res.stderr
+    subject = tb.run(['openssl', 'req', '-in', f, '-noout', '-subject', '-nameopt', 'RFC2253,utf8,-esc_msb'],
+                     ).stdout.strip()
+    subject = subject.removeprefix('subject=')
+    # RFC 2253 lists the RDNs last first.
+    want = ['C=FR', 'O=Société Test', 'OU=0002 12345678200002', 'organizationIdentifier=NTRFR-12345678200002',
+            'CN=Jeanne Durand-Lefèvre', 'GN=Jeanne', 'SN=Durand-Lefèvre']
+    got = [p.replace('givenName=', 'GN=').replace('surname=', 'SN=').replace('2.5.4.97=', 'organizationIdentifier=')
+           for p in reversed(re.split(r'(?<!\\),', subject))]
+    assert got == want, (got, want)
+    text = tb.run(['openssl', 'req', '-in', f, '-noout', '-text']).stdout
+    assert 'sha256WithRSAEncryption' in text and 'Public-Key: (3072 bit)' in text, text
+
+
+def pin_nowhere(jetond):
+    pin = USER_PIN.encode()
+    for f in jetond.dir.glob(f'{jetond.name}-state/**/*'):
+        if f.is_file():
+            assert pin not in f.read_bytes(), f'PIN found in {f}'
+    assert USER_PIN not in jetond.log_text(), 'PIN found in the log'
+
+
+def cmdline_watch(stop):
+    """Reads every process's command line until stop is set."""
+    found = []
+    while not stop.is_set():
+        for p in Path('/proc').iterdir():
+            if p.name.isdigit():
+                try:
+                    if USER_PIN.encode() in (p / 'cmdline').read_bytes():
+                        found.append(p.name)
+                except OSError:
+                    pass
+        stop.wait(0.005)
+    return found
+
+
+with tb.Testbed(nreaders=4, bus=True, polkit=True) as bed:
+    bed.softhsm.create_token('holder-1', SO_PIN, USER_PIN)
+    bed.softhsm.create_token('holder-2', SO_PIN, USER_PIN)
+    bed.fixture.bind(bed.pcscd.readers[0], 'holder-1')
+    bed.fixture.bind(bed.pcscd.readers[1], 'holder-2')
+    bed.polkit.set_allowed(['org.jeton.Jeton1.provision', 'org.jeton.Jeton1.install',
+                            'org.jeton.Jeton1.manage-orders'])
+    CA_KEY, CA_PEM = bed.dir / 'ca.key', bed.dir / 'ca.pem'
+    tb.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', CA_KEY, '-out', CA_PEM,
+            '-subj', '/C=FR/O=Jeton Test CA/CN=Jeton Test CA', '-days', '30'])
+
+    stop_watch = threading.Event()
+    argv_hits = []
+    watcher = threading.Thread(target=lambda: argv_hits.extend(cmdline_watch(stop_watch)), daemon=True)
+    watcher.start()
+
+    extra = f'ProfileDirectories={PROFILES}\n'
+    jetond = jt.Jetond(bed.dir, bed.env(), [tb.FIXTURE_MODULE], extra=extra)
+    inbox = bed.dir / 'jetond-state/inbox'
+    outbox = bed.dir / 'jetond-state/outbox'
+    card1, card2 = bed.card(0), bed.card(1)
+    card1.insert()
+    jetond.start(bed.bus)
+    c = jt.Client(bed.bus.address)
+    agent = PinAgent(bed.bus.address, USER_PIN)
+    agent.register()
+    serial1 = bed.softhsm.token_serial('holder-1')
+    tb.wait_for(lambda: any(t['Serial'] == serial1 for t in c.tokens().values()), jt.TIMEOUT, 'holder-1')
+
+    # -- provision: stages, order key-generated, request, outbox, key on the token
+    o1 = add_order(c, 'BD1734971738')
+    job = provision(c, o1)
+    props = wait_job(c, job)
+    assert props['State'] == 'done' and props['Result'] == 'ok' and props['Percent'] == 100, props
+    assert props['Kind'] == 'provision' and props['Order'] == o1 and props['TokenSerial'] == serial1, props
+    stages = job_stages(c, job)
+    for s in ('login', 'generate-key', 'sign-request', 'verify-request', 'store'):
+        assert s in stages, (s, stages)
+    assert agent.requests and agent.requests[0][2] == 'provision BD1734971738', agent.requests
+    o = c.get_all(o1, ORDER)
+    assert o['State'] == 'key-generated', o
+    check_request(o['Csr'], 'BD1734971738')
+    assert (outbox / 'BD1734971738.csr').read_text() == o['Csr']
+    keys = private_keys()
+    assert [k[0] for k in keys] == ['BD1734971738'], keys
+    assert keys[0][1] == o['KeyId'], (keys, o['KeyId'])
+    ev = o['Evidence']
+    assert ev['local'] and ev['never-extractable'] and ev['always-sensitive'] and ev['token-serial'] == serial1, ev
+    print('ok: provision (stages, CSR verified, subject, outbox, key label and id, evidence)')
+
+    # -- install refusals: another key, expired, corrupted; nothing written
+    other = ec.generate_private_key(ec.SECP256R1())
+    for data, name in ((sign_csr(o['Csr'], key=other), 'CertificateMismatch'),
+                       (sign_csr(o['Csr'], not_before=datetime.datetime(2020, 1, 1),
+                                 not_after=datetime.datetime(2021, 1, 1)), 'CertificateExpired'),
+                       (b'-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n',
+                        'CertificateInvalid')):
+        err, msg = dbus_error(install, c, o1, data)
+        assert err == 'org.jeton.Jeton1.Error.' + name, (err, msg)
+        assert c.get(o1, ORDER, 'State') == 'key-generated'
+        assert certificates() == [], certificates()
+    print('ok: wrong key, expired, corrupted certificates refused, nothing written')
+
+    # -- install with the token present: job, installed, certificate with the key's CKA_ID
+    cert = sign_csr(o['Csr'])
+    chain = cert + CA_PEM.read_bytes()
+    job = install(c, o1, chain)
+    assert job != '/', job
+    props = wait_job(c, job)
+    assert props['State'] == 'done', props
+    assert c.get(o1, ORDER, 'State') == 'installed'
+    certs = certificates()
+    assert ('BD1734971738', o['KeyId']) in certs and len(certs) == 2, certs     # leaf + CA
+    print('ok: install (token present): installed, certificate with the key id, CA certificate')
+
+    # -- wrong PIN: PinIncorrect, one C_Login, order unchanged
+    card2.insert()
+    serial2 = bed.softhsm.token_serial('holder-2')
+    tb.wait_for(lambda: any(t['Serial'] == serial2 for t in c.tokens().values()), jt.TIMEOUT, 'holder-2')
+    o2 = add_order(c, 'BD1734971739')
+    agent.pin = 'wrong-pin-1'
+    logins = len(bed.fixture.calls('C_Login', pid=jetond.pid))
+    props = wait_job(c, provision(c, o2, serial2))
+    assert props['State'] == 'failed' and props['Result'] == 'org.jeton.Jeton1.Error.PinIncorrect', props
+    assert len(bed.fixture.calls('C_Login', pid=jetond.pid)) == logins + 1
+    assert c.get(o2, ORDER, 'State') == 'pending'
+    agent.pin = USER_PIN
+    print('ok: wrong PIN: PinIncorrect, C_Login once')
+
+    # -- card pulled mid-keygen: TokenRemoved, order pending; rerun: one key
+    jetond.stop(bed.bus)
+    bed.fixture.hold('C_GenerateKeyPair')
+    jetond.start(bed.bus)
+    agent.register()
+    tb.wait_for(lambda: any(t['Serial'] == serial2 for t in c.tokens().values()), jt.TIMEOUT, 'holder-2')
+    mark = c.mark()
+    job = provision(c, o2, serial2)
+    bed.fixture.wait_call('C_GenerateKeyPair', pid=jetond.pid, timeout=TIMEOUT)
+    card2.remove()
+    bed.fixture.release('C_GenerateKeyPair')
+    props = wait_job(c, job)
+    assert props['Result'] == 'org.jeton.Jeton1.Error.TokenRemoved', props
+    assert c.get(o2, ORDER, 'State') == 'pending'
+    card2.insert()
+    tb.wait_for(lambda: any(t['Serial'] == serial2 for t in c.tokens().values()), jt.TIMEOUT, 'holder-2')
+    props = wait_job(c, provision(c, o2, serial2))
+    assert props['State'] == 'done', props
+    assert [k[0] for k in private_keys('holder-2')] == ['BD1734971739'], private_keys('holder-2')
+    print('ok: card pulled mid-keygen: TokenRemoved; rerun made one key')
+
+    # -- SIGKILL in C_Sign, restart: job failed in the store, rerun reuses the key
+    o3 = add_order(c, 'BD1734971740')
+    jetond.stop(bed.bus)
+    bed.fixture.hold('C_Sign')
+    jetond.start(bed.bus)
+    agent.register()
+    tb.wait_for(lambda: any(t['Serial'] == serial2 for t in c.tokens().values()), jt.TIMEOUT, 'holder-2')
+    job = provision(c, o3, serial2)
+    bed.fixture.wait_call('C_Sign', pid=jetond.pid, timeout=TIMEOUT)
+    jetond.process.stop(signal.SIGKILL)
+    bed.fixture.release('C_Sign')
+    tb.wait_for(lambda: not bed.bus.has_name(jt.BUS_NAME), jt.TIMEOUT, 'the name to go')
+    jetond.start(bed.bus)
+    agent.register()
+    assert 'marked failed' in jetond.log_text(), 'the interrupted job was not recovered'
+    assert c.get(o3, ORDER, 'State') == 'pending'
+    tb.wait_for(lambda: any(t['Serial'] == serial2 for t in c.tokens().values()), jt.TIMEOUT, 'holder-2')
+    props = wait_job(c, provision(c, o3, serial2))
+    assert props['State'] == 'done', props
+    labels = sorted(k[0] for k in private_keys('holder-2'))
+    assert labels == ['BD1734971739', 'BD1734971740'], labels
+    print('ok: SIGKILL in C_Sign: recovered, no second key')
+
+    # -- install while the token is absent, then insert; and the inbox
+    o3p = c.get_all(o3, ORDER)
+    card2.remove()
+    tb.wait_for(lambda: not any(t['Serial'] == serial2 for t in c.tokens().values()), jt.TIMEOUT, 'gone')
+    assert install(c, o3, sign_csr(o3p['Csr'])) == '/'
+    assert c.get(o3, ORDER, 'State') == 'certificate-received'
+    mark = c.mark()
+    card2.insert()
+    c.wait_event(lambda e: e.member == 'PropertiesChanged' and e.path == o3
+                 and e.args[1].get('State') == 'installed', mark, TIMEOUT, 'o3 installed')
+    print('ok: install while absent, then inserted: installed')
+
+    o2p = c.get_all(o2, ORDER)
+    mark = c.mark()
+    (inbox / 'BD1734971739.pem.tmp').write_bytes(sign_csr(o2p['Csr']))
+    os.rename(inbox / 'BD1734971739.pem.tmp', inbox / 'BD1734971739.pem')
+    c.wait_event(lambda e: e.member == 'PropertiesChanged' and e.path == o2
+                 and e.args[1].get('State') == 'installed', mark, TIMEOUT, 'o2 installed')
+    assert (inbox / 'done/BD1734971739.pem').exists()
+    (inbox / 'BD1734971738.der').write_bytes(b'garbage')
+    tb.wait_for(lambda: (inbox / 'rejected/BD1734971738.der.reason').exists(), jt.TIMEOUT, 'rejected')
+    print('ok: inbox: accepted file installed and moved to done/, bad file to rejected/ with a reason')
+
+    # -- a PIN prompt never goes to another user's agent
+    agent.conn.call_sync(jt.BUS_NAME, jt.ROOT, jt.MANAGER, 'UnregisterPinAgent',
+                         GLib.Variant('(o)', (PinAgent.PATH,)), None, Gio.DBusCallFlags.NONE, -1, None)
+    # Changing uid clears the parent-death signal: set it again after.
+    nobody = tb.Process(['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', '--pdeathsig=KILL',
+                         '/usr/bin/python3', '-c', NOBODY_AGENT, bed.bus.address],
+                        bed.dir / 'nobody-agent.log')
+    try:
+        tb.wait_for(lambda: 'READY' in nobody.log_text() or not nobody.running(), jt.TIMEOUT, "nobody's agent")
+        assert nobody.running(), nobody.log_text()
+        o4 = add_order(c, 'BD1734971741')
+        tb.wait_for(lambda: any(t['Serial'] == serial2 for t in c.tokens().values()), jt.TIMEOUT, 'holder-2')
+        props = wait_job(c, provision(c, o4, serial2))
+        assert props['Result'] == 'org.jeton.Jeton1.Error.NoAgent', props
+        assert 'REQUEST' not in nobody.log_text(), "another user's agent was asked for the PIN"
+        assert c.get(o4, ORDER, 'State') == 'pending'
+    finally:
+        nobody.stop()
+    agent.register()
+    print("ok: another user's PIN agent is never asked")
+
+    stop_watch.set()
+    watcher.join()
+    assert not argv_hits, f'PIN on the command line of {argv_hits}'
+    rc = jetond.stop(bed.bus)
+    agent.close()
+    c.close()
+    pin_nowhere(jetond)
+    assert rc == 0, f'jetond exited with {rc}'
+    print('ok: the PIN is in no file of the store, the log, or any command line')
