@@ -7,12 +7,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "jetonctl.h"
+#include "orders.h"
 #include "tokens.h"
 
 typedef struct Verb {
@@ -21,7 +23,7 @@ typedef struct Verb {
         bool needs_bus;
         /* Optional: checks the arguments before the bus is touched, so a
          * usage error is one whatever the state of the bus. */
-        int (*check)(int argc, char **argv);
+        int (*check)(const Context *c, int argc, char **argv);
         int (*run)(Context *c, int argc, char **argv);
 } Verb;
 
@@ -91,15 +93,25 @@ static int bus_connect(const char *address, sd_bus **ret) {
 static int help(void) {
         printf("%s [OPTIONS...] COMMAND ...\n"
                "\n"
-               "Query jetond, the smart-card token provisioning daemon.\n"
+               "Query and drive jetond, the smart-card token provisioning daemon.\n"
                "\n"
                "Commands:\n"
                "  list                 List the tokens present (the default)\n"
                "  show TOKEN           Show everything about one token\n"
                "  monitor              Print token events as they happen\n"
+               "  order add --reference=R --profile=P --given-name=G --surname=S [...]\n"
+               "                       Add a certificate order\n"
+               "  order import FILE    Add the orders of a CSV or JSON file (all or none)\n"
+               "  order list           List the orders\n"
+               "  order show ORDER     Show everything about one order\n"
+               "  order cancel ORDER   Cancel an order not installed yet\n"
+               "  provision ORDER      Generate the order's key on a token and its request\n"
+               "  install ORDER FILE   Install the order's certificate on its token\n"
+               "  audit verify         Check the audit log's hash chain\n"
                "  help                 Show this help\n"
                "\n"
-               "TOKEN is a serial, a label, an object path or a pkcs11: URI.\n"
+               "TOKEN is a serial, a label, an object path or a pkcs11: URI; ORDER a\n"
+               "reference or an object path.\n"
                "\n"
                "Options:\n"
                "  -h --help            Show this help\n"
@@ -109,8 +121,22 @@ static int help(void) {
                "                       pretty on a terminal, short otherwise)\n"
                "     --no-legend       Print no column headers and no footer\n"
                "\n"
-               "Exit status: 0 success, 1 failure, 2 usage error, 3 TOKEN not found or\n"
-               "ambiguous, 4 jetond not reachable. See jetonctl(1).\n",
+               "order add:   --reference --profile --given-name --surname (required)\n"
+               "             --ca --product --validity=YEARS --email --identifier\n"
+               "             --organisation --siret|--siren --vat\n"
+               "order import: --format=csv|json (default: guessed from the content)\n"
+               "order list:  --state=STATE\n"
+               "provision, install:\n"
+               "     --token=TOKEN     (provision) The token to use\n"
+               "     --pin-fd=FD       Read the PIN from the first line of FD\n"
+               "     --pin-file=FILE   Read the PIN from FILE (mode 0600 or stricter)\n"
+               "     --confirm-final-try  Try even if one wrong PIN locks the token\n"
+               "     --no-progress     Print no progress\n"
+               "There is no option to give the PIN itself: see jetonctl(1).\n"
+               "\n"
+               "Exit status: 0 success, 1 failure, 2 usage error, 3 TOKEN or ORDER not\n"
+               "found or ambiguous, 4 jetond not reachable, 5 permission denied, 6 PIN\n"
+               "problem, 7 job failed. See jetonctl(1).\n",
                program_invocation_short_name);
         return 0;
 }
@@ -119,14 +145,50 @@ static int verb_help(Context *c, int argc, char **argv) {
         return help();
 }
 
-static int check_token_arg(int argc, char **argv) {
+static int check_token_arg(const Context *c, int argc, char **argv) {
         return token_spec_check(argv[1]);
+}
+
+static int check_job_args(const Context *c, int argc, char **argv) {
+        if (c->pin_fd >= 0 && c->pin_file) {
+                log_errorf(-EINVAL, "Give --pin-fd or --pin-file, not both.");
+                return EXIT_USAGE;
+        }
+        if (c->token && !streq(argv[0], "provision")) {
+                log_errorf(-EINVAL, "--token is an option of 'provision' only: 'install' writes to the "
+                           "order's token.");
+                return EXIT_USAGE;
+        }
+        return c->token ? token_spec_check(c->token) : 0;
+}
+
+/* Options that belong to some verbs only are refused elsewhere, so a
+ * misplaced one is not silently ignored. */
+static int check_no_job_options(const Context *c) {
+        if (c->pin_fd >= 0 || c->pin_file || c->token || c->confirm_final_try || !c->progress) {
+                log_errorf(-EINVAL, "--token, --pin-fd, --pin-file, --confirm-final-try and --no-progress are "
+                           "options of 'provision' and 'install' only.");
+                return EXIT_USAGE;
+        }
+        return 0;
+}
+
+static int check_order(const Context *c, int argc, char **argv) {
+        return check_no_job_options(c) ?: verb_order_check(c, argc, argv);
+}
+
+static int check_audit(const Context *c, int argc, char **argv) {
+        return check_no_job_options(c) ?: verb_audit_check(c, argc, argv);
 }
 
 static const Verb verbs[] = {
         { "list", 1, 1, true, NULL, verb_list },
         { "show", 2, 2, true, check_token_arg, verb_show },
         { "monitor", 1, 1, true, NULL, verb_monitor },
+        { "order", 2, 3, true, check_order, verb_order },
+        { "provision", 2, 2, true, check_job_args, verb_provision },
+        { "install", 3, 3, true, check_job_args, verb_install },
+        { "audit", 2, 2, true, check_audit, verb_audit },
         { "help", 1, 1, false, NULL, verb_help },
 };
 
@@ -138,16 +200,43 @@ static int parse_argv(int argc, char *argv[], Context *c, const char **ret_addre
                 ARG_ADDRESS,
                 ARG_JSON,
                 ARG_NO_LEGEND,
+                ARG_VALIDITY,
+                ARG_FORMAT,
+                ARG_STATE,
+                ARG_TOKEN,
+                ARG_PIN_FD,
+                ARG_PIN_FILE,
+                ARG_CONFIRM_FINAL_TRY,
+                ARG_NO_PROGRESS,
+                ARG_ORDER_FIELD,        /* + OrderArg */
         };
-        static const struct option options[] = {
+        /* Deliberately no --pin: a PIN on a command line is visible to
+         * every user (ps, /proc/PID/cmdline) and kept in shell history. */
+        static const struct option base_options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "address", required_argument, NULL, ARG_ADDRESS },
                 { "json", optional_argument, NULL, ARG_JSON },
                 { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
-                {}
+                { "validity", required_argument, NULL, ARG_VALIDITY },
+                { "format", required_argument, NULL, ARG_FORMAT },
+                { "state", required_argument, NULL, ARG_STATE },
+                { "token", required_argument, NULL, ARG_TOKEN },
+                { "pin-fd", required_argument, NULL, ARG_PIN_FD },
+                { "pin-file", required_argument, NULL, ARG_PIN_FILE },
+                { "confirm-final-try", no_argument, NULL, ARG_CONFIRM_FINAL_TRY },
+                { "no-progress", no_argument, NULL, ARG_NO_PROGRESS },
         };
+        struct option options[ELEMENTSOF(base_options) + _ORDER_ARG_MAX + 1] = {};
+        size_t n_options = 0;
         int opt;
+
+        for (size_t i = 0; i < ELEMENTSOF(base_options); i++)
+                options[n_options++] = base_options[i];
+        for (size_t i = 0; i < _ORDER_ARG_MAX; i++)
+                options[n_options++] = (struct option) {
+                        order_arg_names[i], required_argument, NULL, ARG_ORDER_FIELD + (int) i,
+                };
 
         while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (opt) {
@@ -174,7 +263,61 @@ static int parse_argv(int argc, char *argv[], Context *c, const char **ret_addre
                 case ARG_NO_LEGEND:
                         c->legend = false;
                         break;
-                default:        /* getopt_long() has said what is wrong */
+                case ARG_VALIDITY: {
+                        char *end;
+                        unsigned long v;
+
+                        errno = 0;
+                        v = strtoul(optarg, &end, 10);
+                        if (errno != 0 || end == optarg || *end || v < 1 || v > 10)
+                                return log_errorf(-EINVAL, "Invalid --validity '%s': a number of years.", optarg);
+                        c->validity_years = (unsigned) v;
+                        break;
+                }
+                case ARG_FORMAT:
+                        if (!streq(optarg, "csv") && !streq(optarg, "json"))
+                                return log_errorf(-EINVAL, "Unknown format '%s': use csv or json.", optarg);
+                        c->format = optarg;
+                        break;
+                case ARG_STATE:
+                        if (!order_state_known(optarg))
+                                return log_errorf(-EINVAL, "Unknown order state '%s': use pending, key-generated, "
+                                                  "submitted, certificate-received, installed, failed or "
+                                                  "cancelled.", optarg);
+                        c->state = optarg;
+                        break;
+                case ARG_TOKEN:
+                        c->token = optarg;
+                        break;
+                case ARG_PIN_FD: {
+                        char *end;
+                        long v;
+
+                        errno = 0;
+                        v = strtol(optarg, &end, 10);
+                        if (errno != 0 || end == optarg || *end || v < 0 || v > INT32_MAX)
+                                return log_errorf(-EINVAL, "Invalid --pin-fd '%s': a file descriptor number.",
+                                                  optarg);
+                        if (v <= STDERR_FILENO && v != STDIN_FILENO)
+                                return log_errorf(-EINVAL, "--pin-fd cannot be standard output or error.");
+                        c->pin_fd = (int) v;
+                        break;
+                }
+                case ARG_PIN_FILE:
+                        c->pin_file = optarg;
+                        break;
+                case ARG_CONFIRM_FINAL_TRY:
+                        c->confirm_final_try = true;
+                        break;
+                case ARG_NO_PROGRESS:
+                        c->progress = false;
+                        break;
+                default:
+                        if (opt >= ARG_ORDER_FIELD && opt < ARG_ORDER_FIELD + _ORDER_ARG_MAX) {
+                                c->order_args[opt - ARG_ORDER_FIELD] = optarg;
+                                break;
+                        }
+                        /* getopt_long() has said what is wrong */
                         return -EINVAL;
                 }
         return 1;
@@ -183,7 +326,7 @@ static int parse_argv(int argc, char *argv[], Context *c, const char **ret_addre
 static int run(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         char *default_argv[] = { (char *) "list", NULL };
-        Context c = { .legend = true };
+        Context c = { .legend = true, .pin_fd = -1, .progress = true };
         const char *address = NULL;
         const Verb *verb = NULL;
         char **args;
@@ -214,7 +357,7 @@ static int run(int argc, char *argv[]) {
         }
 
         if (verb->check) {
-                r = verb->check(n, args);
+                r = verb->check(&c, n, args);
                 if (r != 0)
                         return r;
         }

@@ -16,13 +16,41 @@
 #define JETON_ROOT_PATH "/org/jeton/Jeton1"
 #define JETON_MANAGER_IFACE "org.jeton.Jeton1.Manager"
 #define JETON_TOKEN_IFACE "org.jeton.Jeton1.Token"
+#define JETON_ORDER_IFACE "org.jeton.Jeton1.Order"
+#define JETON_JOB_IFACE "org.jeton.Jeton1.Job"
+#define JETON_AGENT_IFACE "org.jeton.Jeton1.PinAgent"
+#define JETON_ORDER_PREFIX JETON_ROOT_PATH "/order"
+#define JETON_JOB_PREFIX JETON_ROOT_PATH "/job"
 
 /* Documented in jetonctl(1): keep them stable. */
 enum {
         EXIT_USAGE = 2,
         EXIT_NO_TOKEN = 3,      /* TOKEN names no token, or more than one */
         EXIT_UNREACHABLE = 4,   /* no bus, or jetond is not on it */
+        EXIT_PERMISSION = 5,    /* jetond (polkit) refused the change */
+        EXIT_PIN = 6,           /* no PIN, a bad PIN source, or the token refused the PIN */
+        EXIT_JOB_FAILED = 7,    /* the job started and failed or was cancelled */
 };
+
+/* The fields of "order add", as options and as AddOrder's keys. */
+typedef enum OrderArg {
+        ORDER_ARG_REFERENCE,
+        ORDER_ARG_PROFILE,
+        ORDER_ARG_CA,
+        ORDER_ARG_PRODUCT,
+        ORDER_ARG_GIVEN_NAME,
+        ORDER_ARG_SURNAME,
+        ORDER_ARG_EMAIL,
+        ORDER_ARG_IDENTIFIER,
+        ORDER_ARG_ORGANISATION,
+        ORDER_ARG_SIRET,
+        ORDER_ARG_SIREN,
+        ORDER_ARG_VAT,
+        _ORDER_ARG_MAX,
+} OrderArg;
+
+/* Option name = AddOrder key ("given-name"). */
+extern const char *const order_arg_names[_ORDER_ARG_MAX];
 
 typedef enum JsonMode {
         JSON_OFF,
@@ -34,11 +62,33 @@ typedef struct Context {
         sd_bus *bus;
         JsonMode json;
         bool legend;
+
+        /* order add */
+        const char *order_args[_ORDER_ARG_MAX];
+        unsigned validity_years;        /* 0: not given */
+        /* order import */
+        const char *format;
+        /* order list */
+        const char *state;
+        /* provision, install */
+        const char *token;
+        int pin_fd;                     /* -1: not given */
+        const char *pin_file;
+        bool confirm_final_try;
+        bool progress;
 } Context;
 
 int verb_list(Context *c, int argc, char **argv);
 int verb_show(Context *c, int argc, char **argv);
 int verb_monitor(Context *c, int argc, char **argv);
+int verb_order(Context *c, int argc, char **argv);
+int verb_provision(Context *c, int argc, char **argv);
+int verb_install(Context *c, int argc, char **argv);
+int verb_audit(Context *c, int argc, char **argv);
+
+/* Usage checks of the verbs above, before the bus is touched. */
+int verb_order_check(const Context *c, int argc, char **argv);
+int verb_audit_check(const Context *c, int argc, char **argv);
 
 /* "jetonctl: <message>" on stderr; errno is set from r so the format may
  * use %m. Returns r. */

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The daemon's orders as jetonctl sees them: views onto the Order objects
+ * of one GetManagedObjects reply (tokens.h has the same for tokens). */
+
+#include <stddef.h>
+
+#include "bus-value.h"
+#include "json.h"
+
+typedef struct OrderView {
+        const char *path;       /* borrowed from the objects tree */
+        const BusValue *props;  /* the org.jeton.Jeton1.Order properties */
+} OrderView;
+
+/* The Order objects in objects, oldest first (Created, then reference);
+ * the array (free() it) borrows from objects. */
+int orders_from_objects(const BusValue *objects, OrderView **ret, size_t *ret_n);
+
+/* The order whose reference or object path is spec; reports none and
+ * returns EXIT_NO_TOKEN (status 3: "names nothing"). */
+int order_find(const OrderView *orders, size_t n, const char *spec, const OrderView **ret);
+
+/* The order as one JSON object: "path", then every property under its
+ * D-Bus name. */
+void order_write_json(const OrderView *o, JsonWriter *w);
+
+/* Whether s is a state an order can be in. */
+bool order_state_known(const char *s);
