@@ -125,6 +125,22 @@ check-asan:
 check-valgrind: $(ALL_TESTS)
 	@JETON_VALGRIND=1 tests/run-tests $(ALL_TESTS)
 
+# ---- the demo ---------------------------------------------------------------
+# The README's first command: a sandbox (private bus, SoftHSM demo token,
+# jetond) doing the main job on a sample order. check runs it too (it
+# stops by itself without a terminal), so the quick start cannot rot.
+DEMO := $(BUILDDIR)/tests/testbed/demo
+INTEGRATION_TESTS += $(DEMO)
+all: $(DEMO)
+
+$(DEMO): tests/testbed/demo.py $(PROGRAMS)
+	$(python-test-wrapper)
+
+.PHONY: demo
+demo: deps
+	+$(MAKE) --no-print-directory all
+	@$(DEMO)
+
 # ---- benchmarks -----------------------------------------------------------
 .PHONY: bench
 bench: all $(BENCHMARKS)
