@@ -14,6 +14,7 @@
 #include <openssl/x509.h>
 
 #include "install.h"
+#include "model-util.h"
 #include "util.h"
 
 #define CERT_MAX_SIZE (1024 * 1024)
@@ -135,7 +136,7 @@ int install_record_from_bundle(const JP11CertBundle *b, InstallRecord *ret) {
                 if (append_pem(bio, sk_X509_value(b->chain, i)) < 0)
                         goto out;
         n = BIO_get_mem_data(bio, &p);
-        rec.pem = strndup(p, n);
+        rec.pem = memdup_nul(p, n);     /* a BIO buffer has no NUL */
         if (!rec.pem)
                 goto out;
 
