@@ -529,6 +529,41 @@ int jp11_module_rescan(JP11Module *m, JP11Error *error) {
         return 0;
 }
 
+int jp11_module_rescan_if_idle(JP11Module *m, JP11Error *error) {
+        CK_RV rv;
+
+        if (!m)
+                return jp11_error_set(error, -EINVAL, JP11_ERR_INVALID, "invalid arguments");
+        if (!m->initialized_by_us)
+                return 1;
+
+        /* Waiting here would stall every new session behind the slowest
+         * operation in progress (a keygen on a card takes seconds). */
+        pthread_mutex_lock(&m->lock);
+        if (m->rescan_pending || m->sessions > 0 || m->calls > 0) {
+                pthread_mutex_unlock(&m->lock);
+                return 0;
+        }
+        m->rescan_pending = m->rescan_running = true;
+        pthread_mutex_unlock(&m->lock);
+
+        rv = m->f->C_Finalize(NULL);
+        if (rv == CKR_OK || rv == CKR_CRYPTOKI_NOT_INITIALIZED)
+                rv = module_initialize(m);
+        if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
+                rv = CKR_OK;
+
+        pthread_mutex_lock(&m->lock);
+        m->rescan_running = false;
+        m->rescan_pending = false;
+        pthread_cond_broadcast(&m->cond);
+        pthread_mutex_unlock(&m->lock);
+
+        if (rv != CKR_OK)
+                return module_error(error, rv, m->path, "re-initialising the module to rescan");
+        return 1;
+}
+
 /* ---- sessions -------------------------------------------------------- */
 
 int jp11_session_open(JP11Module *m, CK_SLOT_ID slot, bool rw, JP11Session **ret, JP11Error *error) {

@@ -95,6 +95,12 @@ int jp11_module_find_token(JP11Module *m, const char *serial, const char *manufa
  * not report new tokens (SoftHSM) this finalizes and re-initialises; it
  * waits for open sessions to close first. */
 int jp11_module_rescan(JP11Module *m, JP11Error *error);
+/* The same, but only when it need not wait: no session of the module open,
+ * no module-level call in flight, no other rescan pending. Returns 1 when
+ * it rescanned, 0 when it did nothing because the module is in use (a scan
+ * then lists the slots as they are: modules that track tokens themselves,
+ * OpenSC, show a card inserted meanwhile without it). */
+int jp11_module_rescan_if_idle(JP11Module *m, JP11Error *error);
 
 /* Sessions. rw = read-write (needed for keygen, object creation). */
 int jp11_session_open(JP11Module *m, CK_SLOT_ID slot, bool rw, JP11Session **ret, JP11Error *error);

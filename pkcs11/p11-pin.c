@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <time.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +79,17 @@ int jp11_pin_new(const void *bytes, size_t len, JP11Pin **ret, JP11Error *error)
         return 0;
 }
 
-static int read_byte(int fd, uint8_t *c) {
+static uint64_t now_msec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* deadline: CLOCK_MONOTONIC msec, or 0 for none. On a non-blocking fd the
+ * whole line shares the deadline, so a writer that sends part of a PIN and
+ * then stalls cannot hold the reader forever. */
+static int read_byte(int fd, uint8_t *c, uint64_t deadline) {
         for (;;) {
                 ssize_t n = read(fd, c, 1);
                 if (n >= 0)
@@ -87,7 +98,15 @@ static int read_byte(int fd, uint8_t *c) {
                         continue;
                 if (errno == EAGAIN) {
                         struct pollfd p = { .fd = fd, .events = POLLIN };
-                        if (poll(&p, 1, -1) < 0 && errno != EINTR)
+                        int timeout = -1;
+
+                        if (deadline > 0) {
+                                uint64_t now = now_msec();
+                                if (now >= deadline)
+                                        return -ETIMEDOUT;
+                                timeout = (int) (deadline - now);
+                        }
+                        if (poll(&p, 1, timeout) < 0 && errno != EINTR)
                                 return -errno;
                         continue;
                 }
@@ -99,7 +118,12 @@ static int read_byte(int fd, uint8_t *c) {
  * keeps a copy, and nothing after the line is consumed, so the fd may be
  * shared (a terminal, an agent's socket). */
 int jp11_pin_read_fd(int fd, JP11Pin **ret, JP11Error *error) {
+        return jp11_pin_read_fd_timeout(fd, -1, ret, error);
+}
+
+int jp11_pin_read_fd_timeout(int fd, int timeout_ms, JP11Pin **ret, JP11Error *error) {
         _cleanup_(jp11_pin_freep) JP11Pin *pin = NULL;
+        uint64_t deadline = timeout_ms >= 0 ? now_msec() + (uint64_t) timeout_ms : 0;
         bool newline = false;
         uint8_t c = 0;
         int r;
@@ -113,7 +137,10 @@ int jp11_pin_read_fd(int fd, JP11Pin **ret, JP11Error *error) {
                 return jp11_error_set(error, -ENOMEM, JP11_ERR_INTERNAL, "out of memory for the PIN");
 
         for (;;) {
-                r = read_byte(fd, &c);
+                r = read_byte(fd, &c, deadline);
+                if (r == -ETIMEDOUT)
+                        return jp11_error_set(error, r, JP11_ERR_INVALID,
+                                              "no complete PIN line arrived in time");
                 if (r < 0) {
                         /* %m, not strerror(): the library runs in several threads. */
                         errno = -r;

@@ -100,6 +100,30 @@ static void test_read_fd(void **state) {
         close(fd);
 }
 
+/* A writer that sends part of a PIN and stalls with the pipe open cannot
+ * hold the reader: one deadline covers the whole line. */
+static void test_read_fd_timeout(void **state) {
+        JP11Error e = {};
+        JP11Pin *pin = NULL;
+        int p[2];
+
+        assert_int_equal(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+        assert_int_equal(write(p[1], "12", 2), 2);
+        assert_int_equal(jp11_pin_read_fd_timeout(p[0], 50, &pin, &e), -ETIMEDOUT);
+        assert_null(pin);
+        assert_int_equal(e.kind, JP11_ERR_INVALID);
+        assert_string_equal(e.message, "no complete PIN line arrived in time");
+
+        /* The rest arrives: a new read with a deadline gets the whole line. */
+        assert_int_equal(write(p[1], "1234\n", 5), 5);
+        assert_int_equal(jp11_pin_read_fd_timeout(p[0], 1000, &pin, &e), 0);
+        assert_int_equal(jp11_pin_length(pin), 4);
+        assert_memory_equal(jp11_pin_bytes(pin), "1234", 4);
+        pin = jp11_pin_free(pin);
+        close(p[0]);
+        close(p[1]);
+}
+
 static void test_read_fd_length(void **state) {
         char buf[300];
 
@@ -320,6 +344,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_pin_new),
                 cmocka_unit_test(test_read_fd),
+                cmocka_unit_test(test_read_fd_timeout),
                 cmocka_unit_test(test_read_fd_length),
                 cmocka_unit_test(test_read_fd_one_line),
                 cmocka_unit_test(test_precheck_plain),
