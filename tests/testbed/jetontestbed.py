@@ -549,6 +549,8 @@ class Fixture:
         self.latencies = {}
         self.fails = []
         self.holds = {}
+        self.holds_after = {}
+        self.token_flags_ = {}
         self.env = {'JETON_FIXTURE_CONF': str(self.conf)}
         if softhsm:
             self.env.update(softhsm.env)
@@ -586,18 +588,40 @@ class Fixture:
         self.holds[function] = gate
         self.write()
 
+    def hold_after(self, function):
+        """Like hold(), but the call waits once SoftHSM has answered it,
+        before its result reaches the caller (session calls only): the
+        key pair exists, the caller does not know yet."""
+        gate = self.dir / f'hold-after-{function}'
+        gate.touch()
+        self.holds_after[function] = gate
+        self.write()
+
     def release(self, function):
-        with contextlib.suppress(FileNotFoundError):
-            self.holds[function].unlink()
+        for gates in (self.holds, self.holds_after):
+            with contextlib.suppress(FileNotFoundError, KeyError):
+                gates[function].unlink()
+
+    def token_flags(self, label, *flags):
+        """Adds PIN state flags SoftHSM never sets to the token's
+        CK_TOKEN_INFO: 'count-low', 'final-try', 'locked', 'to-be-changed'.
+        No flags: none added any more."""
+        if flags:
+            self.token_flags_[label] = flags
+        else:
+            self.token_flags_.pop(label, None)
+        self.write()
 
     def clear_faults(self):
-        """No latency, failure or hold any more (for the next C_Initialize;
-        held calls are released now)."""
-        for function in self.holds:
+        """No latency, failure, hold or added token flag any more (for the
+        next C_Initialize; held calls are released now)."""
+        for function in list(self.holds) + list(self.holds_after):
             self.release(function)
         self.latencies.clear()
         self.fails.clear()
         self.holds.clear()
+        self.holds_after.clear()
+        self.token_flags_.clear()
         self.write()
 
     def calls(self, function=None, pid=None):
@@ -623,6 +647,8 @@ class Fixture:
         lines += [f'latency {f} {ms}' for f, ms in self.latencies.items()]
         lines += [f'fail {f} {n} {rv}' for f, n, rv in self.fails]
         lines += [f'hold {f} {_quote(str(p))}' for f, p in self.holds.items()]
+        lines += [f'hold-after {f} {_quote(str(p))}' for f, p in self.holds_after.items()]
+        lines += [f'token-flags {_quote(t)} ' + ' '.join(fl) for t, fl in self.token_flags_.items()]
         lines.append(f'trace {_quote(str(self.trace))}')
         tmp = self.conf.with_suffix('.tmp')
         tmp.write_text('\n'.join(lines) + '\n')
