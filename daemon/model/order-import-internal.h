@@ -13,6 +13,7 @@
 typedef struct Importer {
         OrderImportFormat format;
         const ProfileSet *profiles;
+        const char *default_profile;    /* for orders that name none, or NULL */
 
         Order **orders;
         unsigned *lines;        /* where each order starts */

@@ -206,6 +206,11 @@ void import_item_end(ImportItem *item) {
         Order *o = item->order;
         const Profile *profile = NULL;
 
+        if (!o->profile && im->default_profile && !(item->reported & (1u << ORDER_FIELD_PROFILE))) {
+                o->profile = strdup(im->default_profile);
+                if (!o->profile)
+                        im->oom = true;         /* the import fails; the item is still handed on */
+        }
         if (im->profiles && o->profile && !(item->reported & (1u << ORDER_FIELD_PROFILE))) {
                 profile = profile_set_find(im->profiles, o->profile);
                 if (!profile) {
@@ -357,7 +362,8 @@ static bool csv_header(Importer *im, const CsvRecord *h, OrderField *columns) {
                 columns[i] = f;
         }
         for (size_t i = 0; i < ELEMENTSOF(csv_required); i++)
-                if (!(seen & (1u << csv_required[i]))) {
+                if (!(seen & (1u << csv_required[i])) &&
+                    !(csv_required[i] == ORDER_FIELD_PROFILE && im->default_profile)) {
                         import_problem(im, h->line, NULL, NULL, "the header lacks the column \"%s\"",
                                        order_field_to_string(csv_required[i]));
                         ok = false;
@@ -460,7 +466,17 @@ static void importer_done(Importer *im) {
 
 int order_import(OrderImportFormat format, const char *data, size_t len, const ProfileSet *profiles,
                  Order ***ret_orders, size_t *ret_n_orders, char ***ret_errors) {
-        _cleanup_(importer_done) Importer im = { .format = format, .profiles = profiles };
+        return order_import_with_profile(format, data, len, profiles, NULL, ret_orders, ret_n_orders, ret_errors);
+}
+
+int order_import_with_profile(OrderImportFormat format, const char *data, size_t len, const ProfileSet *profiles,
+                              const char *default_profile, Order ***ret_orders, size_t *ret_n_orders,
+                              char ***ret_errors) {
+        _cleanup_(importer_done) Importer im = {
+                .format = format,
+                .profiles = profiles,
+                .default_profile = default_profile,
+        };
         int r;
 
         if (format == ORDER_IMPORT_JSON)

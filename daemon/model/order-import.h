@@ -55,5 +55,10 @@ OrderImportFormat order_import_guess_format(const char *data, size_t len);
  * -ENOMEM. profiles may be NULL (generic validation only). */
 int order_import(OrderImportFormat format, const char *data, size_t len, const ProfileSet *profiles,
                  Order ***ret_orders, size_t *ret_n_orders, char ***ret_errors);
+/* The same; orders that name no profile get default_profile (a batch's
+ * --profile). */
+int order_import_with_profile(OrderImportFormat format, const char *data, size_t len, const ProfileSet *profiles,
+                              const char *default_profile, Order ***ret_orders, size_t *ret_n_orders,
+                              char ***ret_errors);
 
 Order **order_array_free(Order **orders, size_t n);

@@ -61,6 +61,10 @@ bool order_reference_valid(const char *s) {
         n = strlen(s);
         if (n == 0 || n > REFERENCE_MAX)
                 return false;
+        /* The reference names files (<outbox>/<REF>.csr, the inbox): never
+         * a hidden file, never "." or "..". */
+        if (s[0] == '.')
+                return false;
         return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
 }
 
@@ -243,10 +247,10 @@ int order_validate(const Order *o, const Profile *profile, OrderProblemFunc repo
         else if (!has_problem(&c, ORDER_FIELD_REFERENCE) && !order_reference_valid(o->reference)) {
                 if (printable_for_message(o->reference))
                         problem(&c, ORDER_FIELD_REFERENCE, "\"%s\" is not a valid reference: 1 to %d letters, digits, "
-                                "'.', '_' or '-'", o->reference, REFERENCE_MAX);
+                                "'.', '_' or '-', not starting with '.'", o->reference, REFERENCE_MAX);
                 else
                         problem(&c, ORDER_FIELD_REFERENCE, "not a valid reference: 1 to %d letters, digits, '.', '_' "
-                                "or '-'", REFERENCE_MAX);
+                                "or '-', not starting with '.'", REFERENCE_MAX);
         }
 
         if (isempty_str(o->profile))

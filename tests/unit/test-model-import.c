@@ -111,6 +111,41 @@ static void test_csv_good(void **state) {
         order_array_free(orders, n);
 }
 
+/* A batch's --profile: for orders without one; an order's own is kept, and
+ * the default is validated like any profile. */
+static void test_default_profile(void **state) {
+        static const char text[] =
+                "reference,profile,validity_years,holder.given_name,holder.surname\n"
+                "A1,,1,Marie,Dupont\n"
+                "A2,certigna-rgs2,1,Jean,Martin\n";
+        static const char no_column[] =
+                "reference,validity_years,holder.given_name,holder.surname\n"
+                "A3,2,Ana,Lopes\n";
+        Order **orders = NULL;
+        char **errors = NULL;
+        size_t n = 0;
+
+        assert_int_equal(order_import_with_profile(ORDER_IMPORT_CSV, no_column, sizeof no_column - 1, profiles,
+                                                   "eidas-natural-person", &orders, &n, &errors), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(orders[0]->profile, "eidas-natural-person");
+        orders = order_array_free(orders, n);
+
+        /* A2 keeps certigna-rgs2, which needs an organisation: its line is
+         * reported; A1 took the default and is fine. */
+        assert_int_equal(order_import_with_profile(ORDER_IMPORT_CSV, text, sizeof text - 1, profiles,
+                                                   "eidas-natural-person", &orders, &n, &errors), -EINVAL);
+        assert_non_null(errors);
+        assert_null(strstr(errors[0], "line 2"));
+        assert_non_null(strstr(errors[0], "line 3"));
+        errors = strv_free(errors);
+
+        assert_int_equal(order_import_with_profile(ORDER_IMPORT_CSV, no_column, sizeof no_column - 1, profiles,
+                                                   "no-such-profile", &orders, &n, &errors), -EINVAL);
+        assert_non_null(strstr(errors[0], "unknown profile \"no-such-profile\""));
+        errors = strv_free(errors);
+}
+
 static void test_csv_bad_siret(void **state) {
         expect(ORDER_IMPORT_CSV,
                HEADER "A1,certigna-rgs2,1,Marie,Dupont,,ACME,73282932000074\n"
@@ -199,7 +234,7 @@ static void test_csv_field_checks(void **state) {
                "BD 1,nope,1,Marie,Dupont,marie@,ID-1,123456782,73282932000074,FR40303265045\n",
                "line 2, field profile: unknown profile \"nope\" (known: certigna-rgs2, certinomis-decideur, "
                "eidas-natural-person)\n"
-               "line 2, field reference: \"BD 1\" is not a valid reference: 1 to 64 letters, digits, '.', '_' or '-'\n"
+               "line 2, field reference: \"BD 1\" is not a valid reference: 1 to 64 letters, digits, '.', '_' or '-', not starting with '.'\n"
                "line 2, field holder.email: \"marie@\" is not an email address (name@example.fr)\n"
                "line 2, field holder.identifier: \"ID-1\" is not a semantics identifier: 3-letter type, 2-letter "
                "country, '-', value, e.g. IDCFR-123456 (EN 319 412-1)\n"
@@ -386,6 +421,9 @@ static void test_validate_direct(void **state) {
         assert_false(order_identifier_valid("IDCFR-12*3"));
         assert_true(order_reference_valid("BD1734971738"));
         assert_false(order_reference_valid("BD/1"));
+        assert_false(order_reference_valid(".hidden"));
+        assert_false(order_reference_valid(".."));
+        assert_true(order_reference_valid("BD.1"));
 }
 
 static void test_states(void **state) {
@@ -433,6 +471,7 @@ static void test_dup(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_csv_good),
+                cmocka_unit_test(test_default_profile),
                 cmocka_unit_test(test_csv_bad_siret),
                 cmocka_unit_test(test_csv_missing),
                 cmocka_unit_test(test_csv_header),
