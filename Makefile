@@ -121,9 +121,13 @@ check-p11: $(P11_TESTS)
 check-asan:
 	+$(MAKE) --no-print-directory BUILDDIR=$(BUILDDIR)/asan SANITIZE=1 check-all
 
-# The token-library tests under valgrind: no leak of ours, no bad access.
-check-valgrind: $(ALL_TESTS)
-	@JETON_VALGRIND=1 tests/run-tests $(ALL_TESTS)
+# The C tests under valgrind, and the integration tests that drive jetond
+# through orders, provisioning and installs with jetond under valgrind: no
+# leak of ours, no bad access (valgrind's exit code is checked when each
+# jetond stops).
+VALGRIND_INTEGRATION_TESTS = $(filter %/test-orders %/test-provision %/test-hardening,$(INTEGRATION_TESTS))
+check-valgrind: all
+	@JETON_VALGRIND=1 tests/run-tests $(ALL_TESTS) $(VALGRIND_INTEGRATION_TESTS)
 
 # ---- the demo ---------------------------------------------------------------
 # The README's first command: a sandbox (private bus, SoftHSM demo token,

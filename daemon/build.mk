@@ -26,8 +26,11 @@ $(BUILDDIR)/jetond: $(JETOND_OBJS) $(JETOND_ARCHIVES) $(LIBP11)
 JETOND_TEST_DEPS = $(BUILDDIR)/jetond $(BUILDDIR)/tests/fixture/libjeton-fixture-p11.so \
 	$(BUILDDIR)/tests/testbed/pcsc-readers
 JETOND_TESTS := $(BUILDDIR)/tests/integration/test-detect $(BUILDDIR)/tests/integration/test-udev \
-	$(BUILDDIR)/tests/integration/test-orders $(BUILDDIR)/tests/integration/test-provision
-JETOND_BENCHMARKS := $(BUILDDIR)/tests/bench/bench-detect $(BUILDDIR)/tests/bench/bench-provision
+	$(BUILDDIR)/tests/integration/test-orders $(BUILDDIR)/tests/integration/test-provision \
+	$(BUILDDIR)/tests/integration/test-hardening \
+	$(BUILDDIR)/tests/integration/test-batch
+JETOND_BENCHMARKS := $(BUILDDIR)/tests/bench/bench-detect $(BUILDDIR)/tests/bench/bench-provision \
+	$(BUILDDIR)/tests/bench/bench-batch
 
 INTEGRATION_TESTS += $(JETOND_TESTS)
 BENCHMARKS += $(JETOND_BENCHMARKS)

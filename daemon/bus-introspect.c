@@ -4,6 +4,7 @@
 #include <string.h>
 #include <systemd/sd-bus.h>
 
+#include "bus-batch.h"
 #include "bus-introspect.h"
 #include "bus-job.h"
 #include "bus-manager.h"
@@ -138,6 +139,7 @@ int bus_introspect_print(FILE *f) {
         print_interface(f, JETON_TOKEN_INTERFACE, token_vtable);
         print_interface(f, JETON_ORDER_INTERFACE, order_vtable);
         print_interface(f, JETON_JOB_INTERFACE, job_vtable);
+        print_interface(f, JETON_BATCH_INTERFACE, batch_vtable);
         fputs("</node>\n", f);
         return fflush(f) == 0 ? 0 : -errno;
 }

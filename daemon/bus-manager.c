@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "bus-batch.h"
 #include "bus-job.h"
 #include "bus-manager.h"
 #include "bus-order.h"
@@ -153,6 +154,15 @@ const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_ARGS("o", agent_path),
                                 SD_BUS_NO_RESULT,
                                 bus_pin_agent_method_unregister, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_PROPERTY("Batches", "ao", bus_batch_property_get_batches, 0, EMITS),
+        SD_BUS_METHOD_WITH_ARGS("StartBatch",
+                                SD_BUS_ARGS("h", orders_fd, "s", format, "a{sv}", options),
+                                SD_BUS_RESULT("o", batch),
+                                bus_batch_method_start, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("InstallCertificates",
+                                SD_BUS_ARGS("ah", fds, "a{sv}", options),
+                                SD_BUS_RESULT("a(sos)", results),
+                                bus_batch_method_install_certificates, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("VerifyAudit",
                                 SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("b", intact, "t", first_bad_id, "s", message),
@@ -174,6 +184,9 @@ int bus_manager_setup(Manager *m) {
         if (r < 0)
                 return r;
         r = bus_order_setup(m);
+        if (r < 0)
+                return r;
+        r = bus_batch_setup(m);
         if (r < 0)
                 return r;
         return bus_job_setup(m);

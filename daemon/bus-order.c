@@ -783,10 +783,15 @@ static int import_authorized(Manager *m, sd_bus_message *message, void *userdata
                 .manager = m,
                 .message = sd_bus_message_ref(message),
                 .format = strdup(format),
-                .fd = fcntl(fd, F_DUPFD_CLOEXEC, 3),
+                .fd = fd_reopen_nonblock(fd),
         };
+        if (ir->fd == -EBADFD) {
+                import_read_free(ir);
+                return sd_bus_error_set(error, JETON_ERROR_INVALID_ARGUMENT,
+                                        "The orders must come from a file or a pipe.");
+        }
         if (!ir->format || ir->fd < 0) {
-                r = ir->fd < 0 ? -errno : -ENOMEM;
+                r = ir->fd < 0 ? ir->fd : -ENOMEM;
                 import_read_free(ir);
                 return r;
         }
@@ -796,8 +801,9 @@ static int import_authorized(Manager *m, sd_bus_message *message, void *userdata
                 return r;
         }
 
-        /* A file is read at once; a pipe or a socket as its data comes, so
-         * that a slow writer never stalls the loop. */
+        /* A file is read at once; a pipe as its data comes, so that a slow
+         * writer never stalls the loop. ir->fd is our own non-blocking
+         * description: the client cannot make our reads block. */
         if (S_ISREG(st.st_mode)) {
                 _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
 
@@ -807,9 +813,7 @@ static int import_authorized(Manager *m, sd_bus_message *message, void *userdata
                 return 1;
         }
 
-        r = fcntl(ir->fd, F_SETFL, fcntl(ir->fd, F_GETFL) | O_NONBLOCK) < 0 ? -errno : 0;
-        if (r >= 0)
-                r = sd_event_add_io(m->event, &s, ir->fd, EPOLLIN, on_import_readable, ir);
+        r = sd_event_add_io(m->event, &s, ir->fd, EPOLLIN, on_import_readable, ir);
         if (r < 0) {
                 import_read_free(ir);
                 return sd_bus_error_setf(error, JETON_ERROR_INVALID_ARGUMENT,

@@ -28,6 +28,7 @@ int config_init(Config *c) {
                 return -ENOMEM;
         c->state_directory = strdup("/var/lib/jeton");
         c->admin_group = strdup("jeton");
+        c->job_linger_usec = JOB_LINGER_SEC_DEFAULT * UINT64_C(1000000);
         if (!c->state_directory || !c->admin_group) {
                 config_done(c);
                 return -ENOMEM;
@@ -210,6 +211,19 @@ static int parser_handle(void *user, const char *section, const char *name, cons
                         return parser_fail(p, "StateDirectory=: '%s' is not an absolute path", value);
                 if (free_and_strdup(&c->state_directory, value) < 0)
                         return parser_fail(p, "Out of memory");
+                return 1;
+        }
+
+        if (streq(name, "JobLingerSec")) {
+                unsigned long v;
+                char *end;
+
+                errno = 0;
+                v = strtoul(value, &end, 10);
+                if (!isdigit((unsigned char) value[0]) || *end || errno != 0 || v > JOB_LINGER_SEC_MAX)
+                        return parser_fail(p, "JobLingerSec=: '%s' is not a number of seconds from 0 to %u",
+                                           value, JOB_LINGER_SEC_MAX);
+                c->job_linger_usec = (uint64_t) v * UINT64_C(1000000);
                 return 1;
         }
 

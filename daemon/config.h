@@ -11,17 +11,22 @@
  *   Database=/var/lib/jeton/jeton.db
  *   Outbox=/var/lib/jeton/outbox
  *   Inbox=/var/lib/jeton/inbox
+ *   JobLingerSec=300
  *
  * Modules= takes absolute paths separated by blanks; it may be given more
  * than once (the lists add up) and an empty assignment empties the list.
  * Unknown sections and keys, and bad values, are errors that name the file
  * and the line. ProfileDirectories= (absolute paths, highest priority first)
  * adds up like Modules=. Database=, Outbox= and Inbox= default to files
- * under StateDirectory= (config_resolve()). */
+ * under StateDirectory= (config_resolve()). JobLingerSec= is how long a
+ * finished Job object stays on the bus (seconds; tests shorten it). */
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define JETOND_CONFIG_FILE "/etc/jeton/jetond.conf"
+#define JOB_LINGER_SEC_DEFAULT 300
+#define JOB_LINGER_SEC_MAX 86400
 
 typedef struct Config {
         char **modules;            /* absolute paths, in the order given */
@@ -31,6 +36,7 @@ typedef struct Config {
         char *database;                 /* NULL: $StateDirectory/jeton.db */
         char *outbox;                   /* NULL: $StateDirectory/outbox */
         char *inbox;                    /* NULL: $StateDirectory/inbox */
+        uint64_t job_linger_usec;
 } Config;
 
 /* Fills c with the built-in defaults. */

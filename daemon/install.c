@@ -3,7 +3,6 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,16 +196,6 @@ int install_read_fd(int fd, uint8_t **ret, size_t *ret_size) {
                                 return -ENOMEM;
                         buf = b;
                 }
-                /* On the event loop: never wait for a writer. A file, or a
-                 * pipe already written and closed, is always readable. */
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                if (poll(&p, 1, 0) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (p.revents == 0)
-                        return -EAGAIN;
                 n = read(fd, buf + size, allocated - size);
                 if (n < 0) {
                         if (errno == EINTR)

@@ -45,8 +45,9 @@ typedef struct InstallRecord {
 int install_record_from_bundle(const JP11CertBundle *b, InstallRecord *ret);
 void install_record_done(InstallRecord *r);
 
-/* Reads all of fd (at most 1 MiB) without ever waiting: -EAGAIN when a
- * pipe has no more data yet but is not closed either. */
+/* Reads all of fd (at most 1 MiB). fd must be non-blocking (ours, e.g.
+ * from fd_reopen_nonblock()): -EAGAIN when a pipe has no more data yet but
+ * is not closed either. */
 int install_read_fd(int fd, uint8_t **ret, size_t *ret_size);
 
 /* The token side of an install job. */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include "bus-manager.h"
 #include "config.h"
 #include "inbox.h"
+#include "batch.h"
 #include "job.h"
 #include "log.h"
 #include "manager.h"
@@ -38,10 +40,13 @@ static Manager *manager_free(Manager *m) {
         worker_free(m->scan_worker);
         inbox_stop(m);
         job_done(m);            /* token workers, before the modules they use */
+        batches_done(m);        /* after the workers: none runs for a batch now */
         scanner_free(m->scanner);
         udev_watch_free(m->udev);
         registry_done(m);
 
+        sd_bus_slot_unref(m->slot_batch_enumerator);
+        sd_bus_slot_unref(m->slot_batches);
         sd_bus_slot_unref(m->slot_job_enumerator);
         sd_bus_slot_unref(m->slot_jobs);
         sd_bus_slot_unref(m->slot_order_enumerator);
@@ -186,6 +191,11 @@ static int run(int argc, char *argv[]) {
         if (arg_bus_introspect)
                 return bus_introspect_print(stdout);
 
+        /* PKCS#11 modules keep copies of the PIN (APDU buffers) that we
+         * cannot wipe or exclude: no core file may ever hold them. */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return log_error_errno(-errno, "Cannot make jetond non-dumpable: %m");
+
         m = calloc(1, sizeof(Manager));
         if (!m)
                 return log_oom();
@@ -218,6 +228,10 @@ static int run(int argc, char *argv[]) {
         /* Jobs cut short by a crash are failed in the store; their orders
          * are consistent already (the store commits transitions whole). */
         r = job_recover(m);
+        if (r < 0)
+                return r;
+        /* After the jobs: a batch looks at what its orders became. */
+        r = batches_load(m);
         if (r < 0)
                 return r;
 

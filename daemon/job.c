@@ -214,7 +214,8 @@ static void job_finish(Job *j, JobState state, const char *result, const char *m
                 log_warning("Job %" PRIu64 " (%s %s on token %s) %s: %s", j->id, j->kind_string,
                             strna(j->order_reference), strna(j->token_serial), j->state_string, strempty(message));
 
-        r = sd_event_add_time_relative(m->event, &j->linger, CLOCK_MONOTONIC, JOB_LINGER_USEC, 0, on_linger, j);
+        r = sd_event_add_time_relative(m->event, &j->linger, CLOCK_MONOTONIC, m->config.job_linger_usec, 0,
+                                       on_linger, j);
         if (r < 0)
                 log_warning_errno(r, "Failed to arm the removal of %s: %m", j->path);
 
@@ -226,6 +227,9 @@ static void job_finish(Job *j, JobState state, const char *result, const char *m
         Token *t = token_by_serial(m, j->token_serial);
         if (t)
                 start_waiting_installs(m, t);
+
+        if (j->on_finished)
+                j->on_finished(j, j->on_finished_userdata);
 }
 
 static int job_new(Manager *m, JobKind kind, DaemonOrder *o, Token *t, sd_bus_message *call, Job **ret,
@@ -482,6 +486,8 @@ static void provision_after_probe(Job *j) {
                 p->pin_fd = -EBADF;
                 return provision_submit(j, PROVISION_LOGIN, 10);
         }
+        if (p->pin)     /* a batch's: no agent to ask */
+                return provision_submit(j, PROVISION_LOGIN, 10);
 
         t = token_by_serial(j->manager, j->token_serial);
         if (token_pin_flags(&p->pin_state, &flags) < 0 ||
@@ -595,8 +601,11 @@ static void provision_done(void *userdata, bool cancelled) {
         }
 }
 
-int job_start_provision(Manager *m, DaemonOrder *o, Token *t, bool confirm_final_try, sd_bus_message *call,
-                        char **ret_path, sd_bus_error *error) {
+/* pin (may be NULL: ask the agent) is taken over; actor (NULL: from call). */
+static int provision_start(Manager *m, DaemonOrder *o, Token *t, bool confirm_final_try, sd_bus_message *call,
+                           JP11Pin *pin, const StoreActor *actor, void (*on_finished)(Job *j, void *userdata),
+                           void *userdata, Job **ret_job, char **ret_path, sd_bus_error *error) {
+        _cleanup_(jp11_pin_freep) JP11Pin *batch_pin = pin;
         _cleanup_(provision_result_freep) ProvisionResult *p = NULL;
         _cleanup_free_ char *path = NULL, *render_error = NULL;
         const Order *order = o->order;
@@ -656,9 +665,9 @@ int job_start_provision(Manager *m, DaemonOrder *o, Token *t, bool confirm_final
                 StoreActor a;
                 _cleanup_free_ char *name = NULL;
 
-                r = bus_actor_from_message(call, &a, &name);
+                r = call ? bus_actor_from_message(call, &a, &name) : 0;
                 if (r >= 0)
-                        r = orders_set_state(m, o, &a, ORDER_PENDING, &e);
+                        r = orders_set_state(m, o, call ? &a : actor, ORDER_PENDING, &e);
                 if (r < 0)
                         return sd_bus_error_setf(error, JETON_ERROR_FAILED, "Cannot retry order %s: %s",
                                                  order->reference, e.message),
@@ -669,15 +678,40 @@ int job_start_provision(Manager *m, DaemonOrder *o, Token *t, bool confirm_final
         if (r < 0)
                 return r;
         j->confirm_final_try = confirm_final_try;
+        p->pin = TAKE_PTR(batch_pin);
         j->provision = TAKE_PTR(p);
+        if (!call && actor) {
+                j->actor_uid = actor->uid;
+                j->actor_name = strdup(strempty(actor->name));
+                if (!j->actor_name)
+                        return -ENOMEM;
+        }
+        j->on_finished = on_finished;
+        j->on_finished_userdata = userdata;
 
-        path = strdup(j->path);
-        if (!path)
-                return -ENOMEM;
+        if (ret_path) {
+                path = strdup(j->path);
+                if (!path)
+                        return -ENOMEM;
+        }
         log_info("Job %" PRIu64 ": provisioning order %s on token %s.", j->id, j->order_reference, j->token_serial);
+        if (ret_job)
+                *ret_job = j;
         provision_submit(j, PROVISION_PROBE, 0);
-        *ret_path = TAKE_PTR(path);
+        if (ret_path)
+                *ret_path = TAKE_PTR(path);
         return 0;
+}
+
+int job_start_provision(Manager *m, DaemonOrder *o, Token *t, bool confirm_final_try, sd_bus_message *call,
+                        char **ret_path, sd_bus_error *error) {
+        return provision_start(m, o, t, confirm_final_try, call, NULL, NULL, NULL, NULL, NULL, ret_path, error);
+}
+
+int job_start_provision_with_pin(Manager *m, DaemonOrder *o, Token *t, JP11Pin *pin, const StoreActor *actor,
+                                 void (*on_finished)(Job *j, void *userdata), void *userdata, Job **ret,
+                                 sd_bus_error *error) {
+        return provision_start(m, o, t, false, NULL, pin, actor, on_finished, userdata, ret, NULL, error);
 }
 
 /* ---- installing ------------------------------------------------------------ */
@@ -852,7 +886,18 @@ int job_start_install(Manager *m, DaemonOrder *o, int fd, sd_bus_message *call, 
         size_t size = 0;
         int r;
 
-        r = install_read_fd(fd, &data, &size);
+        /* On the event loop: our own non-blocking description, so a client
+         * can never make this read wait. */
+        _cleanup_(closep) int nfd = fd_reopen_nonblock(fd);
+        if (nfd == -EBADFD)
+                return sd_bus_error_set(error, JETON_ERROR_INVALID_ARGUMENT,
+                                        "The certificate must come from a file or a pipe."),
+                       nfd;
+        if (nfd < 0)
+                return sd_bus_error_setf(error, JETON_ERROR_CERTIFICATE_INVALID, "Cannot read the certificate: %s",
+                                         strerror(-nfd)),
+                       nfd;
+        r = install_read_fd(nfd, &data, &size);
         if (r == -EAGAIN)
                 return sd_bus_error_set(error, JETON_ERROR_INVALID_ARGUMENT,
                                         "The certificate is not all there: pass a file, or a pipe whose writer "

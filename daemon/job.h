@@ -30,12 +30,14 @@ typedef struct Token Token;
 typedef struct DaemonOrder DaemonOrder;         /* orders.h */
 typedef struct ProvisionResult ProvisionResult; /* provision.h */
 typedef struct InstallWork InstallWork;         /* install.h */
+typedef struct JP11Pin JP11Pin;                 /* p11-pin.h */
+typedef struct StoreActor StoreActor;           /* store.h */
 
 #define JETON_JOB_PREFIX "/org/jeton/Jeton1/job"
 #define JETON_JOB_INTERFACE "org.jeton.Jeton1.Job"
 
-/* A finished job stays on the bus this long, then its object goes. */
-#define JOB_LINGER_USEC (5ULL * 60ULL * 1000000ULL)
+/* A finished job stays on the bus for JobLingerSec= (config.h), then its
+ * object goes. */
 
 typedef enum JobKind {
         JOB_PROVISION,
@@ -94,7 +96,7 @@ struct Job {
         bool published;                 /* the object is on the bus */
         bool ref_worker;                /* counted in the token worker's busy count */
 
-        sd_event_source *linger;        /* removes the object after JOB_LINGER_USEC */
+        sd_event_source *linger;        /* removes the object after JobLingerSec= */
         sd_bus_slot *pin_slot;          /* RequestPin in flight (pin-agent.c), or NULL */
 
         /* Who started it, for the audit log (NULL name: the daemon). */
@@ -107,6 +109,10 @@ struct Job {
         /* What the job carries between the loop and the worker. */
         ProvisionResult *provision;
         InstallWork *install;
+
+        /* The batch engine's (batch.c): called last in the job's end. */
+        void (*on_finished)(Job *j, void *userdata);
+        void *on_finished_userdata;
 };
 
 Job *job_free(Job *j);
@@ -128,6 +134,15 @@ int job_resolve_token(Manager *m, const char *spec, Token **ret, sd_bus_error *e
  * object path. */
 int job_start_provision(Manager *m, DaemonOrder *o, Token *t, bool confirm_final_try,
                         sd_bus_message *call, char **ret_path, sd_bus_error *error);
+
+/* A batch's provisioning (batch.c): as job_start_provision(), with the
+ * user PIN the batch knows instead of a PIN agent's (pin is taken over in
+ * every case and wiped after the login), actor (may be NULL) as who, and
+ * on_finished(job, userdata) called when the job ends. *ret (may be NULL)
+ * gets the job, owned by the engine. */
+int job_start_provision_with_pin(Manager *m, DaemonOrder *o, Token *t, JP11Pin *pin,
+                                 const StoreActor *actor, void (*on_finished)(Job *j, void *userdata),
+                                 void *userdata, Job **ret, sd_bus_error *error);
 
 /* Order.Install: reads the certificate (PEM, DER or PKCS#7) from fd (not
  * taken over), validates it against the order (CertificateInvalid /

@@ -65,6 +65,10 @@ typedef struct Manager {
         struct PinAgent *pin_agents;    /* the most recently registered first */
         struct Inbox *inbox;
         sd_bus_slot *slot_jobs, *slot_job_enumerator;
+
+        /* Batches (batch.h), oldest first; at most one running or paused. */
+        struct Batch *batches;
+        sd_bus_slot *slot_batches, *slot_batch_enumerator;
 } Manager;
 
 /* Requests the bus name and tells systemd we are ready, once: called when

@@ -90,6 +90,18 @@ int orders_load(Manager *m) {
                 r = daemon_order_new(m, TAKE_PTR(l[i]), &o);
                 if (r < 0)
                         return log_error_errno(r, "Failed to publish an order: %m");
+
+                /* Killed after the request was committed but before its
+                 * file was written: the store has it, the outbox gets it. */
+                if (o->order->state == ORDER_KEY_GENERATED && !o->csr_path && m->config.outbox) {
+                        r = orders_outbox_write(m, o, NULL);
+                        if (r < 0)
+                                log_warning_errno(r, "Failed to write the request of %s to the outbox: %m",
+                                                  o->order->reference);
+                        else
+                                log_notice("Order %s: its request was missing from the outbox, written again.",
+                                           o->order->reference);
+                }
         }
         log_info("%zu order(s) in %s.", n, m->config.database);
         return 0;

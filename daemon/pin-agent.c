@@ -15,6 +15,13 @@
 /* A person types the PIN meanwhile. */
 #define REQUEST_PIN_TIMEOUT_USEC (5ULL * 60ULL * 1000000ULL)
 
+/* Registering is open to every local user, so it is bounded: one
+ * NameOwnerChanged match per connection however many agents it registers
+ * (the bus refuses a connection's 513th match, and that would cut jetond
+ * off the bus), and a few agents per connection and per user. */
+#define AGENTS_PER_CONNECTION 4
+#define AGENTS_PER_USER 16
+
 static PinAgent *pin_agent_free(PinAgent *a) {
         if (!a)
                 return NULL;
@@ -40,6 +47,30 @@ static PinAgent *pin_agent_find(Manager *m, const char *owner, const char *path)
         return NULL;
 }
 
+/* Unlinks and frees a; the connection's match moves to another agent of the
+ * same connection, if one is left. */
+static void pin_agent_remove(Manager *m, PinAgent *a) {
+        pin_agent_unlink(m, a);
+        if (a->match) {
+                PinAgent *b = pin_agent_find(m, a->owner, NULL);
+
+                if (b) {
+                        b->match = TAKE_PTR(a->match);
+                        (void) sd_bus_slot_set_userdata(b->match, b);
+                }
+        }
+        pin_agent_free(a);
+}
+
+static void pin_agents_remove_owner(Manager *m, const char *owner) {
+        _cleanup_free_ char *name = strdup(owner);     /* owner belongs to an agent we free */
+
+        if (!name)
+                return;
+        for (PinAgent *b; (b = pin_agent_find(m, name, NULL));)
+                pin_agent_remove(m, b);
+}
+
 static int on_name_owner_changed(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         PinAgent *a = userdata;
         Manager *m = a->manager;
@@ -49,10 +80,20 @@ static int on_name_owner_changed(sd_bus_message *message, void *userdata, sd_bus
                 return 0;
 
         /* Every agent of that name goes; a is among them. */
-        for (PinAgent *b; (b = pin_agent_find(m, name, NULL));) {
-                log_debug("PIN agent %s %s left the bus.", b->owner, b->path);
-                pin_agent_unlink(m, b);
-                pin_agent_free(b);
+        log_debug("PIN agents of %s left the bus.", name);
+        pin_agents_remove_owner(m, name);
+        return 0;
+}
+
+static int on_match_installed(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        PinAgent *a = userdata;
+
+        /* Without the match we would not see the agent leave: drop it, and
+         * return 0 so sd-bus keeps our connection. */
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                log_warning("Cannot watch PIN agent %s, dropping its agents: %s", a->owner,
+                            sd_bus_message_get_error(reply)->message);
+                pin_agents_remove_owner(a->manager, a->owner);
         }
         return 0;
 }
@@ -94,6 +135,15 @@ int bus_pin_agent_method_register(sd_bus_message *message, void *userdata, sd_bu
                 return sd_bus_error_set(error, JETON_ERROR_FAILED, "Cannot identify the PIN agent's user.");
         if (pin_agent_find(m, sender, path))
                 return sd_bus_error_setf(error, JETON_ERROR_EXISTS, "PIN agent %s is registered already.", path);
+        unsigned n_connection = 0, n_user = 0;
+        for (PinAgent *b = m->pin_agents; b; b = b->next) {
+                n_connection += streq(b->owner, sender);
+                n_user += b->uid == uid;
+        }
+        if (n_connection >= AGENTS_PER_CONNECTION || n_user >= AGENTS_PER_USER)
+                return sd_bus_error_setf(error, JETON_ERROR_BUSY,
+                                         "Too many PIN agents registered by this %s; unregister one first.",
+                                         n_connection >= AGENTS_PER_CONNECTION ? "connection" : "user");
 
         a = calloc(1, sizeof(PinAgent));
         if (!a)
@@ -111,11 +161,14 @@ int bus_pin_agent_method_register(sd_bus_message *message, void *userdata, sd_bu
                 pin_agent_free(a);
                 return -ENOMEM;
         }
-        r = sd_bus_add_match_async(sd_bus_message_get_bus(message), &a->match, match, on_name_owner_changed,
-                                   NULL, a);
-        if (r < 0) {
-                pin_agent_free(a);
-                return r;
+        /* One match per connection: its first agent holds it. */
+        if (!pin_agent_find(m, sender, NULL)) {
+                r = sd_bus_add_match_async(sd_bus_message_get_bus(message), &a->match, match,
+                                           on_name_owner_changed, on_match_installed, a);
+                if (r < 0) {
+                        pin_agent_free(a);
+                        return r;
+                }
         }
 
         a->next = m->pin_agents;
@@ -137,8 +190,7 @@ int bus_pin_agent_method_unregister(sd_bus_message *message, void *userdata, sd_
         if (!a)
                 return sd_bus_error_setf(error, JETON_ERROR_NOT_FOUND, "No PIN agent %s registered by %s.", path,
                                          strna(sender));
-        pin_agent_unlink(m, a);
-        pin_agent_free(a);
+        pin_agent_remove(m, a);
         return sd_bus_reply_method_return(message, NULL);
 }
 

@@ -13,16 +13,17 @@
 #include "provision.h"
 #include "util.h"
 
-/* How long the worker waits for the agent to write the PIN into its pipe
- * once it has answered: a person at a terminal types it before answering,
- * so this only guards against an agent that never writes. */
-#define PIN_WRITE_TIMEOUT_MS (120 * 1000)
+/* How long the worker waits for the whole PIN line once the agent has
+ * answered: a person at a terminal types it before answering, so this only
+ * guards against an agent that writes part of it, or nothing, and stalls. */
+#define PIN_READ_TIMEOUT_MS (10 * 1000)
 
 ProvisionResult *provision_result_free(ProvisionResult *p) {
         if (!p)
                 return NULL;
         jp11_session_close(p->session);
         safe_close(p->pin_fd);
+        jp11_pin_free(p->pin);
         free(p->serial);
         free(p->manufacturer);
         order_free(p->order);
@@ -73,19 +74,16 @@ static int step_probe(ProvisionResult *p) {
         return 0;
 }
 
-static int wait_readable(int fd, JP11Error *error) {
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        int r;
+/* Reads the agent's PIN line through a private non-blocking description
+ * of its pipe, with one deadline: an agent cannot hold the worker. */
+static int read_agent_pin(int fd, JP11Pin **ret, JP11Error *error) {
+        _cleanup_(closep) int nfd = fd_reopen_nonblock(fd);
 
-        do
-                r = poll(&pfd, 1, PIN_WRITE_TIMEOUT_MS);
-        while (r < 0 && errno == EINTR);
-        if (r < 0)
-                return jp11_error_set(error, -errno, JP11_ERR_INTERNAL, "waiting for the PIN agent failed: %m");
-        if (r == 0)
-                return jp11_error_set(error, -ETIMEDOUT, JP11_ERR_INVALID,
-                                      "the PIN agent answered but wrote no PIN");
-        return 0;
+        if (nfd < 0) {
+                errno = -nfd;
+                return jp11_error_set(error, nfd, JP11_ERR_INVALID, "the PIN agent's answer is not a pipe: %m");
+        }
+        return jp11_pin_read_fd_timeout(nfd, PIN_READ_TIMEOUT_MS, ret, error);
 }
 
 static int step_login(ProvisionResult *p) {
@@ -94,6 +92,16 @@ static int step_login(ProvisionResult *p) {
         CK_SLOT_ID slot;
         int r;
 
+        /* The PIN first: no session is held while an agent is waited for
+         * (a held session would stall the module's rescans). */
+        if (p->pin_fd >= 0) {
+                r = read_agent_pin(p->pin_fd, &pin, &p->error);
+                p->pin_fd = safe_close(p->pin_fd);
+                if (r < 0)
+                        return r;
+        } else if (p->pin)
+                pin = TAKE_PTR(p->pin);
+
         r = find_slot(p, &slot);
         if (r < 0)
                 return r;
@@ -101,59 +109,67 @@ static int step_login(ProvisionResult *p) {
         if (r < 0)
                 return r;
 
-        if (p->pin_fd >= 0) {
-                r = wait_readable(p->pin_fd, &p->error);
-                if (r >= 0)
-                        r = jp11_pin_read_fd(p->pin_fd, &pin, &p->error);
-                p->pin_fd = safe_close(p->pin_fd);
-                if (r < 0)
-                        return r;
-        }
-
         /* One attempt; the PIN object is wiped when this function returns. */
         return jp11_login(p->session, JP11_USER_NORMAL, pin, flags, &p->pin_state, &p->error);
 }
 
+/* The first private key with this attribute (label or id) and its CKA_ID.
+ * A search on the token, not a read of every key's attributes: that cost
+ * one round trip per attribute and key, and grew with every key the token
+ * holds (most of a provisioning's time on a token with fifty keys). */
+static int find_private_key(ProvisionResult *p, CK_ATTRIBUTE match, CK_OBJECT_HANDLE *ret) {
+        CK_FUNCTION_LIST_PTR f = jp11_session_functions(p->session);
+        CK_SESSION_HANDLE h = jp11_session_handle(p->session);
+        CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+        CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof cls }, match };
+        CK_ATTRIBUTE id = { CKA_ID, p->id, sizeof p->id };
+        CK_OBJECT_HANDLE obj = CK_INVALID_HANDLE;
+        CK_ULONG got = 0;
+        CK_RV rv, rv_final;
+
+        rv = f->C_FindObjectsInit(h, tmpl, ELEMENTSOF(tmpl));
+        if (rv != CKR_OK)
+                return jp11_error_from_rv(&p->error, rv, "searching the token");
+        rv = f->C_FindObjects(h, &obj, 1, &got);
+        /* Always finished, or the session cannot search again. */
+        rv_final = f->C_FindObjectsFinal(h);
+        if (rv == CKR_OK)
+                rv = rv_final;
+        if (rv != CKR_OK)
+                return jp11_error_from_rv(&p->error, rv, "searching the token");
+        if (got == 0)
+                return 0;
+
+        rv = f->C_GetAttributeValue(h, obj, &id, 1);
+        if (rv != CKR_OK)
+                return jp11_error_from_rv(&p->error, rv, "reading the key id");
+        p->id_len = id.ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 : id.ulValueLen;
+        *ret = obj;
+        return 1;
+}
+
 static int find_existing_key(ProvisionResult *p, CK_OBJECT_HANDLE *ret) {
-        _cleanup_free_ uint8_t *want = NULL;
+        const char *label = p->order->reference;
+        uint8_t want[JP11_ID_MAX];
         size_t want_len = 0;
-        JP11Key *keys = NULL;
-        size_t n = 0;
-        int r, found = 0;
+        int r;
 
         if (p->order->key_id_hex) {
                 size_t l = strlen(p->order->key_id_hex);
 
-                want = malloc(l / 2 + 1);
-                if (!want)
-                        return jp11_error_set(&p->error, -ENOMEM, JP11_ERR_INTERNAL, "out of memory");
-                for (size_t i = 0; i + 1 < l; i += 2) {
+                for (size_t i = 0; i + 1 < l && want_len < sizeof want; i += 2) {
                         unsigned v;
                         if (sscanf(p->order->key_id_hex + i, "%2x", &v) != 1)
                                 break;
                         want[want_len++] = v;
                 }
         }
-
-        r = jp11_list_keys(p->session, &keys, &n, &p->error);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n; i++) {
-                const JP11Key *k = keys + i;
-
-                if (!k->is_private)
-                        continue;
-                if (streq(k->label, p->order->reference) ||
-                    (want_len > 0 && k->id_len == want_len && memcmp(k->id, want, want_len) == 0)) {
-                        *ret = k->handle;
-                        memcpy(p->id, k->id, k->id_len);
-                        p->id_len = k->id_len;
-                        found = 1;
-                        break;
-                }
+        if (want_len > 0) {
+                r = find_private_key(p, (CK_ATTRIBUTE) { CKA_ID, want, want_len }, ret);
+                if (r != 0)
+                        return r;
         }
-        jp11_keys_free(keys, n);
-        return found;
+        return find_private_key(p, (CK_ATTRIBUTE) { CKA_LABEL, (CK_VOID_PTR) label, strlen(label) }, ret);
 }
 
 static int check_evidence(ProvisionResult *p) {
@@ -172,6 +188,45 @@ static int check_evidence(ProvisionResult *p) {
         return 0;
 }
 
+/* A run killed between C_GenerateKeyPair and the update of the pair's
+ * CKA_ID left the random temporary id on it (p11-keygen.c): give both
+ * halves the final one, from the public key, as a finished key generation
+ * would have. Only for a key the store knows nothing of yet. */
+static int finish_key_id(ProvisionResult *p, CK_OBJECT_HANDLE private_key) {
+        CK_FUNCTION_LIST_PTR f = jp11_session_functions(p->session);
+        CK_SESSION_HANDLE h = jp11_session_handle(p->session);
+        CK_OBJECT_HANDLE public_key = CK_INVALID_HANDLE, other;
+        uint8_t id[20];
+        CK_ATTRIBUTE set_id[] = { { CKA_ID, id, sizeof id } };
+        JP11Error ignored = {};
+        CK_RV rv;
+        int r;
+
+        if (p->order->key_id_hex)
+                return 0;
+        r = jp11_key_id_from_public(p->public, id, &p->error);
+        if (r < 0)
+                return r;
+        if (p->id_len == sizeof id && memcmp(p->id, id, sizeof id) == 0)
+                return 0;
+        /* Another key with the final id: leave both alone. */
+        if (jp11_find_key_by_id(p->session, true, id, sizeof id, &other, &ignored) >= 0)
+                return 0;
+
+        if (p->id_len > 0 &&
+            jp11_find_key_by_id(p->session, false, p->id, p->id_len, &public_key, &ignored) >= 0) {
+                rv = f->C_SetAttributeValue(h, public_key, set_id, ELEMENTSOF(set_id));
+                if (rv != CKR_OK)
+                        return jp11_error_from_rv(&p->error, rv, "setting the key id");
+        }
+        rv = f->C_SetAttributeValue(h, private_key, set_id, ELEMENTSOF(set_id));
+        if (rv != CKR_OK)
+                return jp11_error_from_rv(&p->error, rv, "setting the key id");
+        memcpy(p->id, id, sizeof id);
+        p->id_len = sizeof id;
+        return 0;
+}
+
 static int step_generate_key(ProvisionResult *p) {
         CK_OBJECT_HANDLE private_key = CK_INVALID_HANDLE;
         int r;
@@ -187,6 +242,9 @@ static int step_generate_key(ProvisionResult *p) {
                 if (r < 0)
                         return r;
                 r = jp11_read_key_evidence(p->session, private_key, &p->evidence, &p->error);
+                if (r < 0)
+                        return r;
+                r = finish_key_id(p, private_key);
                 if (r < 0)
                         return r;
         } else {

@@ -49,6 +49,7 @@ struct ProvisionResult {
         JP11CsrSpec csr_spec;
         bool confirm_final_try;
         int pin_fd;                     /* the agent's pipe, -EBADF for a pin pad; taken by login */
+        JP11Pin *pin;                   /* or the PIN itself (a batch knows it); taken by login */
 
         ProvisionStep step;             /* the step the next work item runs */
 

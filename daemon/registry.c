@@ -8,6 +8,7 @@
 
 #include "bus-manager.h"
 #include "bus-token.h"
+#include "batch.h"
 #include "job.h"
 #include "log.h"
 #include "manager.h"
@@ -374,6 +375,7 @@ static void token_publish(Manager *m, Token *t) {
         bus_token_emit_added(t);
         /* Certificates waiting for this token go on it now. */
         job_on_token_added(m, t);
+        batch_on_token_added(m, t);
 }
 
 static void token_unpublish(Manager *m, Token *t) {
@@ -383,6 +385,7 @@ static void token_unpublish(Manager *m, Token *t) {
                 log_info("Token '%s' (serial %s) is gone.", t->label, t->serial);
         bus_token_emit_removed(t);
         job_on_token_removed(m, t);
+        batch_on_token_removed(m, t);
         token_unlink(m, t);
         token_free(t);
 }

@@ -145,10 +145,16 @@ static int scan_module(LoadedModule *lm, ScanResult *res) {
         int r;
 
         /* Makes tokens that appeared since the last scan visible (SoftHSM
-         * and modules like it only see them after re-initialising). */
-        r = jp11_module_rescan(lm->module, &error);
+         * and modules like it only see them after re-initialising), but
+         * never waits for the sessions of jobs in progress: that would hold
+         * every new job on every reader until the slowest keygen ends. The
+         * slot list still shows what the module tracks itself (OpenSC, the
+         * test fixture); a job's end asks for another scan. */
+        r = jp11_module_rescan_if_idle(lm->module, &error);
         if (r < 0)
                 log_warning("Rescanning %s failed: %s", lm->path, error.message);
+        else if (r == 0)
+                log_debug("%s is in use: listing its slots without re-initialising it.", lm->path);
 
         r = jp11_module_list_slots(lm->module, &slots, &n, &error);
         if (r < 0) {

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -85,4 +89,18 @@ int free_and_strdup(char **dst, const char *src) {
         free(*dst);
         *dst = c;
         return 1;
+}
+
+int fd_reopen_nonblock(int fd) {
+        char path[sizeof("/proc/self/fd/") + 12];
+        struct stat st;
+        int r;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+                return -EBADFD;
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        r = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        return r < 0 ? -errno : r;
 }

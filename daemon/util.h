@@ -76,3 +76,10 @@ char *hexmem(const void *p, size_t len);
 /* Replaces *dst with a copy of src (NULL allowed). Returns 1 if the value
  * changed, 0 if not, -ENOMEM. */
 int free_and_strdup(char **dst, const char *src);
+
+/* A private, non-blocking, read-only file description for a file or pipe a
+ * client handed us. Setting O_NONBLOCK on the client's own description
+ * would change its side too, and it could clear it again to block us.
+ * Anything but a regular file or a FIFO/pipe is refused (-EBADFD): a
+ * socket can report readable and still block. */
+int fd_reopen_nonblock(int fd);

@@ -136,6 +136,37 @@ static const char *const migrations[] = {
         "CREATE TRIGGER audit_head_forward BEFORE UPDATE ON audit_head\n"
         "        WHEN NEW.last_id <> OLD.last_id + 1 OR NEW.one <> OLD.one\n"
         "BEGIN SELECT RAISE(ABORT, 'the audit head moves forward one record at a time'); END;\n",
+
+        /* 4: batches (issue 5) and what each of their orders became: one
+         * assignment row per order, plus note rows (order_reference may
+         * repeat) for what the operator must be told. No PIN column: the
+         * PINs a batch needs are given again after a restart. */
+        "CREATE TABLE batches (\n"
+        "        id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+        "        name TEXT,\n"
+        "        profile TEXT NOT NULL,\n"
+        "        initialize INTEGER NOT NULL CHECK (initialize IN (0, 1)),\n"
+        "        label_template TEXT,\n"
+        "        user_pin_mode TEXT,\n"
+        "        state TEXT NOT NULL CHECK (state IN ('running', 'paused', 'cancelled', 'done')),\n"
+        "        detail TEXT,\n"
+        "        operator TEXT,\n"
+        "        created_usec INTEGER NOT NULL,\n"
+        "        finished_usec INTEGER NOT NULL DEFAULT 0\n"
+        ");\n"
+        "CREATE TABLE batch_assignments (\n"
+        "        id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+        "        batch_id INTEGER NOT NULL REFERENCES batches(id),\n"
+        "        order_reference TEXT,\n"
+        "        token_serial TEXT,\n"
+        "        token_label TEXT,\n"
+        "        reader TEXT,\n"
+        "        state TEXT NOT NULL CHECK (state <> ''),\n"
+        "        detail TEXT,\n"
+        "        note INTEGER NOT NULL DEFAULT 0 CHECK (note IN (0, 1)),\n"
+        "        updated_usec INTEGER NOT NULL\n"
+        ");\n"
+        "CREATE INDEX batch_assignments_batch ON batch_assignments(batch_id);\n",
 };
 
 unsigned store_schema_version(void) {

@@ -201,3 +201,61 @@ int store_audit_head(Store *s, uint64_t *ret_id, char **ret_hash_hex, StoreError
  * record that is missing, changed or out of place and *error saying what;
  * another negative errno when the log could not be read. */
 int store_audit_verify(Store *s, uint64_t *ret_first_bad_id, StoreError *error);
+
+/* ---- batches (store-batches.c) -------------------------------------------- */
+
+/* A batch of orders worked on as tokens come (daemon/batch.h). The store
+ * keeps the engine's words for states; never a PIN. */
+typedef struct StoreBatch {
+        uint64_t id;                    /* assigned by store_batch_add() */
+        char *name;
+        char *profile;
+        bool initialize;
+        char *label_template;
+        char *user_pin_mode;            /* "random", "fd" */
+        char *state;                    /* "running", "paused", "cancelled", "done" */
+        char *detail;
+        char *operator_name;
+        uint64_t created_usec;
+        uint64_t finished_usec;         /* 0 while not finished */
+} StoreBatch;
+
+/* One order of a batch and the token it went to; note rows tell the
+ * operator something (a token skipped, a key left behind) and count for
+ * nothing. */
+typedef struct StoreBatchAssignment {
+        uint64_t id;                    /* assigned by store_batch_assignment_add() */
+        uint64_t batch_id;
+        char *order_reference;
+        char *token_serial;
+        char *token_label;
+        char *reader;
+        char *state;
+        char *detail;
+        bool note;
+        uint64_t updated_usec;
+} StoreBatchAssignment;
+
+StoreBatch *store_batch_free(StoreBatch *b);
+DEFINE_TRIVIAL_CLEANUP_FUNC(StoreBatch *, store_batch_free);
+StoreBatch **store_batch_list_free(StoreBatch **l);
+StoreBatchAssignment *store_batch_assignment_free(StoreBatchAssignment *a);
+StoreBatchAssignment **store_batch_assignment_list_free(StoreBatchAssignment **l);
+
+/* Adds the batch and its assignments (n, all "queued" or as given) in one
+ * transaction; sets b->id, b->created_usec and each a[i]->id. */
+int store_batch_add(Store *s, const StoreActor *actor, StoreBatch *b, StoreBatchAssignment **a, size_t n,
+                    StoreError *error);
+/* Writes state, detail and finished_usec of b->id. */
+int store_batch_update(Store *s, const StoreActor *actor, const StoreBatch *b, StoreError *error);
+/* All batches, by id, NULL-terminated. */
+int store_batch_list(Store *s, StoreBatch ***ret, size_t *ret_n, StoreError *error);
+
+/* Adds a row (a note, usually) to a->batch_id; sets a->id. */
+int store_batch_assignment_add(Store *s, const StoreActor *actor, StoreBatchAssignment *a, StoreError *error);
+/* Writes token_serial, token_label, reader, state and detail of a->id. */
+int store_batch_assignment_update(Store *s, const StoreActor *actor, const StoreBatchAssignment *a,
+                                  StoreError *error);
+/* The rows of a batch, by id, NULL-terminated. */
+int store_batch_assignment_list(Store *s, uint64_t batch_id, StoreBatchAssignment ***ret, size_t *ret_n,
+                                StoreError *error);

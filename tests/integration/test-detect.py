@@ -446,7 +446,8 @@ class TestInterfaceDescription(JetondTestCase):
         self.assertEqual(text(res.stdout), text(tree),
                          'daemon/org.jeton.Jeton1.xml differs from jetond --bus-introspect')
         self.assertEqual(set(jt.interfaces_of(tree)),
-                         {jt.MANAGER, jt.TOKEN, 'org.jeton.Jeton1.Order', 'org.jeton.Jeton1.Job'})
+                         {jt.MANAGER, jt.TOKEN, 'org.jeton.Jeton1.Order', 'org.jeton.Jeton1.Job',
+                          'org.jeton.Jeton1.Batch'})
 
         # And what the running daemon introspects, through sd-bus itself.
         self.insert(0)

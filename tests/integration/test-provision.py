@@ -8,7 +8,13 @@ org.jeton.Jeton1.PinAgent and answers RequestPin with a pipe holding the
 PIN. Results are checked with independent tools: openssl (request and
 certificate), pkcs11-tool (objects on the token), the fixture's call trace
 (how many C_Login), the store's file bytes, the log and /proc/*/cmdline
-(the PIN appears in none of them)."""
+(the PIN appears in none of them).
+
+Crash recovery: jetond is SIGKILLed while the fixture holds it at each step
+of a provisioning and of an install (in C_Login, in and after
+C_GenerateKeyPair, in C_Sign, in and after C_CreateObject) and restarted;
+PIN states SoftHSM never reports (final try, locked) come from the
+fixture's token-flags."""
 
 import datetime
 import os
@@ -373,28 +379,109 @@ with tb.Testbed(nreaders=4, bus=True, polkit=True) as bed:
     assert [k[0] for k in private_keys('holder-2')] == ['BD1734971739'], private_keys('holder-2')
     print('ok: card pulled mid-keygen: TokenRemoved; rerun made one key')
 
-    # -- SIGKILL in C_Sign, restart: job failed in the store, rerun reuses the key
-    o3 = add_order(c, 'BD1734971740')
-    jetond.stop(bed.bus)
-    bed.fixture.hold('C_Sign')
-    jetond.start(bed.bus)
-    agent.register()
-    tb.wait_for(lambda: any(t['Serial'] == serial2 for t in c.tokens().values()), jt.TIMEOUT, 'holder-2')
-    job = provision(c, o3, serial2)
-    bed.fixture.wait_call('C_Sign', pid=jetond.pid, timeout=TIMEOUT)
-    jetond.process.stop(signal.SIGKILL)
-    bed.fixture.release('C_Sign')
-    tb.wait_for(lambda: not bed.bus.has_name(jt.BUS_NAME), jt.TIMEOUT, 'the name to go')
-    jetond.start(bed.bus)
-    agent.register()
-    assert 'marked failed' in jetond.log_text(), 'the interrupted job was not recovered'
-    assert c.get(o3, ORDER, 'State') == 'pending'
-    tb.wait_for(lambda: any(t['Serial'] == serial2 for t in c.tokens().values()), jt.TIMEOUT, 'holder-2')
-    props = wait_job(c, provision(c, o3, serial2))
-    assert props['State'] == 'done', props
-    labels = sorted(k[0] for k in private_keys('holder-2'))
-    assert labels == ['BD1734971739', 'BD1734971740'], labels
-    print('ok: SIGKILL in C_Sign: recovered, no second key')
+    # -- SIGKILL at each step of a provisioning, restart: the store says what
+    # happened, the audit chain holds, the rerun makes no second key.
+    def restart(kill=None):
+        """Stops jetond (with kill, the held function: SIGKILL, then the
+        call is let go) and drops every fault for the next start."""
+        if kill:
+            jetond.process.stop(signal.SIGKILL)
+            bed.fixture.release(kill)
+            tb.wait_for(lambda: not bed.bus.has_name(jt.BUS_NAME), jt.TIMEOUT, 'the name to go')
+        else:
+            rc = jetond.stop(bed.bus)
+            assert rc == 0, f'jetond exited with {rc}'     # valgrind's or ASan's verdict
+        bed.fixture.clear_faults()
+
+    def started():
+        jetond.start(bed.bus)
+        agent.register()
+        tb.wait_for(lambda: any(t['Serial'] == serial2 and t['State'] != 'busy' for t in c.tokens().values()),
+                    jt.TIMEOUT, 'holder-2')
+
+    def keys_of(ref):
+        return [k for k in private_keys('holder-2') if k[0] == ref]
+
+    def audit_intact():
+        intact, first_bad, message = c.call(jt.ROOT, jt.MANAGER, 'VerifyAudit')
+        assert intact and first_bad == 0, message
+
+    def key_id_of(csr_pem):
+        csr = x509.load_pem_x509_csr(csr_pem.encode())
+        return x509.SubjectKeyIdentifier.from_public_key(csr.public_key()).digest.hex()
+
+    # (order, how the call is held, the function, a key on the token at the kill)
+    KILL_POINTS = (
+        ('BD1734971740', 'hold', 'C_Login', False),
+        ('BD1734971742', 'hold', 'C_GenerateKeyPair', False),
+        # SoftHSM made the pair (temporary CKA_ID); jetond never heard of it.
+        ('BD1734971743', 'hold_after', 'C_GenerateKeyPair', True),
+        ('BD1734971744', 'hold', 'C_Sign', True),
+    )
+    for ref, how, function, key_at_kill in KILL_POINTS:
+        order = add_order(c, ref)
+        restart()
+        getattr(bed.fixture, how)(function)
+        started()
+        job = provision(c, order, serial2)
+        bed.fixture.wait_call(function, pid=jetond.pid, timeout=TIMEOUT)
+        if how == 'hold_after':
+            tb.wait_for(lambda: keys_of(ref), TIMEOUT, f'the key of {ref}')
+        assert len(keys_of(ref)) == (1 if key_at_kill else 0), (function, keys_of(ref))
+        recovered = jetond.log_text().count('marked failed')
+        restart(kill=function)
+        started()
+        assert jetond.log_text().count('marked failed') == recovered + 1, f'{function}: job not recovered'
+        assert c.get(order, ORDER, 'State') == 'pending', function
+        audit_intact()
+        props = wait_job(c, provision(c, order, serial2))
+        assert props['State'] == 'done', (function, props)
+        o = c.get_all(order, ORDER)
+        assert o['State'] == 'key-generated', (function, o['State'])
+        keys = keys_of(ref)
+        assert len(keys) == 1, (function, keys)
+        # The key's id is the final one (from its public key), also when the
+        # kill left the temporary one on it.
+        assert keys[0][1] == o['KeyId'] == key_id_of(o['Csr']), (function, keys, o['KeyId'])
+        audit_intact()
+        print(f'ok: SIGKILL {"after" if how == "hold_after" else "in"} {function}: recovered, order '
+              f'consistent, audit intact, one key')
+
+    # Between the commit of the request and its outbox file nothing waits (two
+    # calls in a row on the loop), so a kill there cannot be aimed at: its
+    # result (request in the store, no file) is made by hand. Restart writes it.
+    o3 = jt.ROOT + '/order/BD1734971744'
+    csr3 = c.get(o3, ORDER, 'Csr')
+    restart()
+    (outbox / 'BD1734971744.csr').unlink()
+    started()
+    assert (outbox / 'BD1734971744.csr').read_text() == csr3
+    assert c.get(o3, ORDER, 'CsrPath') == str(outbox / 'BD1734971744.csr')
+    audit_intact()
+    print('ok: request committed but not in the outbox: written again at start')
+
+    # SIGKILL while the certificate is being written (before SoftHSM has it,
+    # and after): certificate-received survives; at the restart the token is
+    # there and the install completes, with one certificate.
+    for ref, how in (('BD1734971742', 'hold'), ('BD1734971743', 'hold_after')):
+        order = jt.ROOT + '/order/' + ref
+        csr = c.get(order, ORDER, 'Csr')
+        restart()
+        getattr(bed.fixture, how)('C_CreateObject')
+        started()
+        job = install(c, order, sign_csr(csr))
+        assert job != '/', job
+        bed.fixture.wait_call('C_CreateObject', pid=jetond.pid, timeout=TIMEOUT)
+        assert c.get(order, ORDER, 'State') == 'certificate-received'
+        restart(kill='C_CreateObject')
+        started()
+        tb.wait_for(lambda: c.get(order, ORDER, 'State') == 'installed', TIMEOUT, f'{ref} installed')
+        certs = [x for x in certificates('holder-2') if x[0] == ref]
+        assert certs == [(ref, c.get(order, ORDER, 'KeyId'))], certs
+        assert len(keys_of(ref)) == 1
+        audit_intact()
+        print(f'ok: SIGKILL {"after" if how == "hold_after" else "in"} C_CreateObject: certificate-received '
+              f'kept, installed after the restart, one certificate')
 
     # -- install while the token is absent, then insert; and the inbox
     o3p = c.get_all(o3, ORDER)
@@ -439,6 +526,81 @@ with tb.Testbed(nreaders=4, bus=True, polkit=True) as bed:
         nobody.stop()
     agent.register()
     print("ok: another user's PIN agent is never asked")
+
+    # -- the token says final try: refused unless confirmed, and then the
+    # agent hears of it; locked: refused, no prompt, no C_Login
+    def holder1_present():
+        tb.wait_for(lambda: any(t['Serial'] == serial1 and t['State'] != 'busy' for t in c.tokens().values()),
+                    jt.TIMEOUT, 'holder-1')
+
+    restart()
+    bed.fixture.token_flags('holder-1', 'count-low', 'final-try')
+    started()
+    holder1_present()
+    token1 = next(p for p, t in c.tokens().items() if t['Serial'] == serial1)
+    assert 'final-try' in c.get(token1, jt.TOKEN, 'PinFlags'), c.get(token1, jt.TOKEN, 'PinFlags')
+    o5 = add_order(c, 'BD1734971760')
+    asked = len(agent.requests)
+    props = wait_job(c, provision(c, o5, serial1))
+    assert props['Result'] == 'org.jeton.Jeton1.Error.PinFinalTry', props
+    assert bed.fixture.calls('C_Login', pid=jetond.pid) == [], 'C_Login sent on a final try'
+    assert len(agent.requests) == asked, 'the agent was asked for a PIN that would be refused'
+    assert c.get(o5, ORDER, 'State') == 'pending'
+    props = wait_job(c, provision(c, o5, serial1, confirm=True))
+    assert props['State'] == 'done', props
+    assert len(agent.requests) == asked + 1
+    assert {'final-try', 'count-low'} <= set(agent.requests[-1][3]), agent.requests[-1]
+    assert len(bed.fixture.calls('C_Login', pid=jetond.pid)) == 1
+    print('ok: final try: PinFinalTry without confirmation (no C_Login, no prompt); confirmed: the agent '
+          'sees final-try, one C_Login')
+
+    restart()
+    bed.fixture.token_flags('holder-1', 'locked')
+    started()
+    holder1_present()
+    o6 = add_order(c, 'BD1734971761')
+    asked = len(agent.requests)
+    props = wait_job(c, provision(c, o6, serial1, confirm=True))
+    assert props['Result'] == 'org.jeton.Jeton1.Error.PinLocked', props
+    assert bed.fixture.calls('C_Login', pid=jetond.pid) == [], 'C_Login sent to a locked token'
+    assert len(agent.requests) == asked, 'the agent was asked for the PIN of a locked token'
+    assert c.get(o6, ORDER, 'State') == 'pending'
+    audit_intact()
+    print('ok: locked PIN: PinLocked, no prompt, no C_Login')
+
+    # -- Job.Cancel while the key is being generated: cancelled at the next
+    # step boundary, the order stays pending; the finished job goes from the
+    # bus after JobLingerSec=
+    restart()
+    bed.fixture.hold('C_GenerateKeyPair')
+    linger = 2 * jt.SLOW
+    jetond = jt.Jetond(bed.dir, bed.env(), [tb.FIXTURE_MODULE], extra=extra + f'JobLingerSec={linger}\n')
+    started()
+    holder1_present()
+    mark = c.mark()
+    job = provision(c, o6, serial1)
+    bed.fixture.wait_call('C_GenerateKeyPair', pid=jetond.pid, timeout=TIMEOUT)
+    c.call(job, JOB, 'Cancel')
+    assert c.get(job, JOB, 'State') == 'running'        # not in the middle of the call
+    bed.fixture.release('C_GenerateKeyPair')
+    final = c.wait_event(lambda e: e.member == 'PropertiesChanged' and e.path == job
+                         and e.args[1].get('State') in ('done', 'failed', 'cancelled'), mark, TIMEOUT, 'cancelled')
+    assert final.args[1]['State'] == 'cancelled', final.args
+    assert 'sign-request' not in job_stages(c, job), job_stages(c, job)
+    assert bed.fixture.calls('C_Sign', pid=jetond.pid) == []
+    assert c.get(o6, ORDER, 'State') == 'pending'
+    err, _ = dbus_error(c.call, job, JOB, 'Cancel')
+    assert err == 'org.jeton.Jeton1.Error.InvalidState', err
+    audit_intact()
+    c.wait_removed(job, mark, TIMEOUT + linger)
+    assert job not in c.managed_objects()
+    # The key made before the cancel took effect is the order's: reused.
+    props = wait_job(c, provision(c, o6, serial1))
+    assert props['State'] == 'done', props
+    keys = [k for k in private_keys('holder-1') if k[0] == 'BD1734971761']
+    assert len(keys) == 1 and keys[0][1] == c.get(o6, ORDER, 'KeyId'), keys
+    print('ok: Job.Cancel in C_GenerateKeyPair: cancelled at the next step, order pending, job gone after '
+          f'JobLingerSec={linger}; rerun reused the key')
 
     stop_watch.set()
     watcher.join()

@@ -89,7 +89,7 @@ static void test_open_creates_private_wal_database(void **state) {
         db = raw_open(f->path);
         mode = raw_text(db, "PRAGMA journal_mode");
         assert_string_equal(mode, "wal");
-        assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
+        assert_int_equal(raw_int(db, "PRAGMA user_version"), 4);
         assert_int_equal(raw_int(db, "PRAGMA application_id"), 0x4A45544E);
         sqlite3_close(db);
 }
