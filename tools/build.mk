@@ -20,12 +20,15 @@ $(BUILDDIR)/tests/unit/test-json: $(BUILDDIR)/tools/json.o
 $(BUILDDIR)/tests/unit/test-jetonctl-pin: $(BUILDDIR)/tools/pin-read.o
 $(BUILDDIR)/tests/unit/test-jetonctl-progress: $(BUILDDIR)/tools/progress.o $(BUILDDIR)/tools/text.o \
 	$(BUILDDIR)/tools/error-name.o
+$(BUILDDIR)/tests/unit/test-jetonctl-batch: $(BUILDDIR)/tools/batch-format.o $(BUILDDIR)/tools/progress.o \
+	$(BUILDDIR)/tools/text.o $(BUILDDIR)/tools/bus-value.o $(BUILDDIR)/tools/json.o
 
 # jetonctl against the real jetond on the test bed, through the test bed's
 # wrapper (python-test-wrapper, tests/fixture/build.mk), which points it at
 # this build tree; JETONCTL and JETOND in the environment override.
 JETONCTL_TESTS := $(BUILDDIR)/tests/integration/test-jetonctl \
-	$(BUILDDIR)/tests/integration/test-jetonctl-orders
+	$(BUILDDIR)/tests/integration/test-jetonctl-orders \
+	$(BUILDDIR)/tests/integration/test-jetonctl-batch
 
 $(JETONCTL_TESTS): $(BUILDDIR)/tests/integration/%: tests/integration/%.py $(BUILDDIR)/jetonctl \
 		$(JETOND_TEST_DEPS)

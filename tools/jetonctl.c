@@ -108,10 +108,18 @@ static int help(void) {
                "  provision ORDER      Generate the order's key on a token and its request\n"
                "  install ORDER FILE   Install the order's certificate on its token\n"
                "  audit verify         Check the audit log's hash chain\n"
+               "  batch start FILE --profile=P --user-pin=random|file:F [--init --so-pin-file=F]\n"
+               "                       Provision the orders of FILE on every token inserted\n"
+               "  batch status [BATCH] Counts, readers and assignments of a batch\n"
+               "  batch watch [BATCH]  Follow a batch until it ends\n"
+               "  batch pause|resume|cancel [BATCH]\n"
+               "                       Stop or restart a batch between tokens\n"
+               "  batch install DIR    Hand jetond the certificates of DIR\n"
                "  help                 Show this help\n"
                "\n"
                "TOKEN is a serial, a label, an object path or a pkcs11: URI; ORDER a\n"
-               "reference or an object path.\n"
+               "reference or an object path; BATCH an ID, an object path or a name\n"
+               "(default: the latest batch).\n"
                "\n"
                "Options:\n"
                "  -h --help            Show this help\n"
@@ -132,6 +140,9 @@ static int help(void) {
                "     --pin-file=FILE   Read the PIN from FILE (mode 0600 or stricter)\n"
                "     --confirm-final-try  Try even if one wrong PIN locks the token\n"
                "     --no-progress     Print no progress\n"
+               "batch start: --profile=P --user-pin=random|file:FILE [--init --so-pin-file=FILE]\n"
+               "             [--pin-mailer=FILE] [--label-template=T] [--name=N] [--format=F]\n"
+               "batch resume: --so-pin-file=FILE --user-pin-file=FILE\n"
                "There is no option to give the PIN itself: see jetonctl(1).\n"
                "\n"
                "Exit status: 0 success, 1 failure, 2 usage error, 3 TOKEN or ORDER not\n"
@@ -181,6 +192,10 @@ static int check_audit(const Context *c, int argc, char **argv) {
         return check_no_job_options(c) ?: verb_audit_check(c, argc, argv);
 }
 
+static int check_batch(const Context *c, int argc, char **argv) {
+        return verb_batch_check(c, argc, argv);
+}
+
 static const Verb verbs[] = {
         { "list", 1, 1, true, NULL, verb_list },
         { "show", 2, 2, true, check_token_arg, verb_show },
@@ -189,6 +204,7 @@ static const Verb verbs[] = {
         { "provision", 2, 2, true, check_job_args, verb_provision },
         { "install", 3, 3, true, check_job_args, verb_install },
         { "audit", 2, 2, true, check_audit, verb_audit },
+        { "batch", 2, 3, true, check_batch, verb_batch },
         { "help", 1, 1, false, NULL, verb_help },
 };
 
@@ -208,6 +224,13 @@ static int parse_argv(int argc, char *argv[], Context *c, const char **ret_addre
                 ARG_PIN_FILE,
                 ARG_CONFIRM_FINAL_TRY,
                 ARG_NO_PROGRESS,
+                ARG_INIT,
+                ARG_SO_PIN_FILE,
+                ARG_USER_PIN,
+                ARG_USER_PIN_FILE,
+                ARG_PIN_MAILER,
+                ARG_LABEL_TEMPLATE,
+                ARG_NAME,
                 ARG_ORDER_FIELD,        /* + OrderArg */
         };
         /* Deliberately no --pin: a PIN on a command line is visible to
@@ -226,6 +249,14 @@ static int parse_argv(int argc, char *argv[], Context *c, const char **ret_addre
                 { "pin-file", required_argument, NULL, ARG_PIN_FILE },
                 { "confirm-final-try", no_argument, NULL, ARG_CONFIRM_FINAL_TRY },
                 { "no-progress", no_argument, NULL, ARG_NO_PROGRESS },
+                { "init", no_argument, NULL, ARG_INIT },
+                { "so-pin-file", required_argument, NULL, ARG_SO_PIN_FILE },
+                /* "random" or "file:FILE": never the PIN itself. */
+                { "user-pin", required_argument, NULL, ARG_USER_PIN },
+                { "user-pin-file", required_argument, NULL, ARG_USER_PIN_FILE },
+                { "pin-mailer", required_argument, NULL, ARG_PIN_MAILER },
+                { "label-template", required_argument, NULL, ARG_LABEL_TEMPLATE },
+                { "name", required_argument, NULL, ARG_NAME },
         };
         struct option options[ELEMENTSOF(base_options) + _ORDER_ARG_MAX + 1] = {};
         size_t n_options = 0;
@@ -312,6 +343,27 @@ static int parse_argv(int argc, char *argv[], Context *c, const char **ret_addre
                 case ARG_NO_PROGRESS:
                         c->progress = false;
                         break;
+                case ARG_INIT:
+                        c->batch_init = true;
+                        break;
+                case ARG_SO_PIN_FILE:
+                        c->so_pin_file = optarg;
+                        break;
+                case ARG_USER_PIN:
+                        c->user_pin = optarg;
+                        break;
+                case ARG_USER_PIN_FILE:
+                        c->user_pin_file = optarg;
+                        break;
+                case ARG_PIN_MAILER:
+                        c->pin_mailer = optarg;
+                        break;
+                case ARG_LABEL_TEMPLATE:
+                        c->label_template = optarg;
+                        break;
+                case ARG_NAME:
+                        c->batch_name = optarg;
+                        break;
                 default:
                         if (opt >= ARG_ORDER_FIELD && opt < ARG_ORDER_FIELD + _ORDER_ARG_MAX) {
                                 c->order_args[opt - ARG_ORDER_FIELD] = optarg;
@@ -356,6 +408,11 @@ static int run(int argc, char *argv[]) {
                 return EXIT_USAGE;
         }
 
+        if (!streq(verb->name, "batch") && batch_options_given(&c)) {
+                log_errorf(-EINVAL, "--init, --so-pin-file, --user-pin, --user-pin-file, --pin-mailer, "
+                           "--label-template and --name are options of 'batch' only.");
+                return EXIT_USAGE;
+        }
         if (verb->check) {
                 r = verb->check(&c, n, args);
                 if (r != 0)

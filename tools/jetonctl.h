@@ -19,8 +19,10 @@
 #define JETON_ORDER_IFACE "org.jeton.Jeton1.Order"
 #define JETON_JOB_IFACE "org.jeton.Jeton1.Job"
 #define JETON_AGENT_IFACE "org.jeton.Jeton1.PinAgent"
+#define JETON_BATCH_IFACE "org.jeton.Jeton1.Batch"
 #define JETON_ORDER_PREFIX JETON_ROOT_PATH "/order"
 #define JETON_JOB_PREFIX JETON_ROOT_PATH "/job"
+#define JETON_BATCH_PREFIX JETON_ROOT_PATH "/batch"
 
 /* Documented in jetonctl(1): keep them stable. */
 enum {
@@ -76,6 +78,14 @@ typedef struct Context {
         const char *pin_file;
         bool confirm_final_try;
         bool progress;
+        /* batch start, resume */
+        bool batch_init;
+        const char *so_pin_file;
+        const char *user_pin;           /* "random" or "file:FILE" */
+        const char *user_pin_file;      /* resume */
+        const char *pin_mailer;
+        const char *label_template;
+        const char *batch_name;
 } Context;
 
 int verb_list(Context *c, int argc, char **argv);
@@ -85,10 +95,18 @@ int verb_order(Context *c, int argc, char **argv);
 int verb_provision(Context *c, int argc, char **argv);
 int verb_install(Context *c, int argc, char **argv);
 int verb_audit(Context *c, int argc, char **argv);
+int verb_batch(Context *c, int argc, char **argv);
 
 /* Usage checks of the verbs above, before the bus is touched. */
 int verb_order_check(const Context *c, int argc, char **argv);
 int verb_audit_check(const Context *c, int argc, char **argv);
+int verb_batch_check(const Context *c, int argc, char **argv);
+
+/* Whether an option of "batch" only was given. */
+bool batch_options_given(const Context *c);
+
+/* batch watch (batch-watch.c): follows the batch at path until it ends. */
+int batch_watch(Context *c, const char *path);
 
 /* "jetonctl: <message>" on stderr; errno is set from r so the format may
  * use %m. Returns r. */

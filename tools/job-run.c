@@ -372,10 +372,35 @@ int job_run(Context *c, sd_bus_message *call, int pin_fd, const char *what, char
         return j.result;
 }
 
-int pin_source_open(const Context *c, int *ret_fd) {
+int pin_file_open(const char *path, const char *what, int *ret_fd) {
+        _cleanup_free_ char *shown = text_sanitize(path);
         struct stat st;
         int fd, r;
 
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        if (fd < 0) {
+                log_errorf(-errno, "Failed to open the %s %s: %m", what, shown ?: "?");
+                return EXIT_PIN;
+        }
+        /* The file we read, not the name: checked on the open file. */
+        r = fstat(fd, &st) < 0 ? -errno : pin_file_check(&st, geteuid());
+        if (r < 0) {
+                close(fd);
+                if (r == -EACCES)
+                        log_errorf(r, "Refusing the %s %s: its group or other users may read or write it "
+                                   "(mode %04o); 'chmod 600' it.", what, shown ?: "?",
+                                   (unsigned) (st.st_mode & 07777));
+                else if (r == -EPERM)
+                        log_errorf(r, "Refusing the %s %s: it belongs to another user.", what, shown ?: "?");
+                else
+                        log_errorf(r, "Refusing the %s %s: not a regular file (%m).", what, shown ?: "?");
+                return EXIT_PIN;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+int pin_source_open(const Context *c, int *ret_fd) {
         if (c->pin_fd >= 0) {
                 if (fcntl(c->pin_fd, F_SETFD, FD_CLOEXEC) < 0) {
                         log_errorf(-errno, "--pin-fd=%d: %m", c->pin_fd);
@@ -388,27 +413,7 @@ int pin_source_open(const Context *c, int *ret_fd) {
                 *ret_fd = -1;
                 return 0;
         }
-
-        fd = open(c->pin_file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-        if (fd < 0) {
-                log_errorf(-errno, "Failed to open the PIN file %s: %m", c->pin_file);
-                return EXIT_PIN;
-        }
-        /* The file we read, not the name: checked on the open file. */
-        r = fstat(fd, &st) < 0 ? -errno : pin_file_check(&st, geteuid());
-        if (r < 0) {
-                close(fd);
-                if (r == -EACCES)
-                        log_errorf(r, "Refusing the PIN file %s: its group or other users may read or write it "
-                                   "(mode %04o); 'chmod 600' it.", c->pin_file, (unsigned) (st.st_mode & 07777));
-                else if (r == -EPERM)
-                        log_errorf(r, "Refusing the PIN file %s: it belongs to another user.", c->pin_file);
-                else
-                        log_errorf(r, "Refusing the PIN file %s: not a regular file (%m).", c->pin_file);
-                return EXIT_PIN;
-        }
-        *ret_fd = fd;
-        return 0;
+        return pin_file_open(c->pin_file, "PIN file", ret_fd);
 }
 
 int order_get_properties(Context *c, const char *order_path, BusValue **ret) {

@@ -24,6 +24,11 @@ int job_run(Context *c, sd_bus_message *call, int pin_fd, const char *what, char
  * EXIT_PIN, reported. */
 int pin_source_open(const Context *c, int *ret_fd);
 
+/* Opens path, a file holding a PIN, for reading, with the checks of
+ * --pin-file above; what names it in messages ("SO PIN file"). Returns 0
+ * or EXIT_PIN, reported. */
+int pin_file_open(const char *path, const char *what, int *ret_fd);
+
 /* The order's properties now (GetAll), into *ret; reported on failure. */
 int order_get_properties(Context *c, const char *order_path, BusValue **ret);
 

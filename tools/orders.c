@@ -77,3 +77,20 @@ void order_write_json(const OrderView *o, JsonWriter *w) {
         }
         json_end_object(w);
 }
+
+int orders_report_invalid(const char *shown, const sd_bus_error *error) {
+        const char *p = error->message ?: "";
+
+        log_errorf(-EINVAL, "%s: nothing was imported:", shown ?: "?");
+        while (*p) {
+                size_t len = strcspn(p, "\n");
+                _cleanup_free_ char *one = strndup(p, len), *safe = text_sanitize(one);
+
+                if (len > 0)
+                        fprintf(stderr, "%s: %s\n", shown ?: "?", safe ?: "?");
+                p += len;
+                if (*p == '\n')
+                        p++;
+        }
+        return -EINVAL;
+}

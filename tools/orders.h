@@ -5,6 +5,7 @@
  * of one GetManagedObjects reply (tokens.h has the same for tokens). */
 
 #include <stddef.h>
+#include <systemd/sd-bus.h>
 
 #include "bus-value.h"
 #include "json.h"
@@ -25,6 +26,11 @@ int order_find(const OrderView *orders, size_t n, const char *spec, const OrderV
 /* The order as one JSON object: "path", then every property under its
  * D-Bus name. */
 void order_write_json(const OrderView *o, JsonWriter *w);
+
+/* Reports jetond's InvalidOrders error for the file shown (sanitised):
+ * "nothing was imported", then one "FILE: line N, field F: message" line
+ * per problem, each sanitised. Returns -EINVAL. */
+int orders_report_invalid(const char *shown, const sd_bus_error *error);
 
 /* Whether s is a state an order can be in. */
 bool order_state_known(const char *s);

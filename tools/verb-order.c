@@ -176,24 +176,8 @@ static int order_import(Context *c, const char *file) {
 
         r = sd_bus_call(c->bus, m, 0, &error, &reply);
         if (r < 0) {
-                if (sd_bus_error_has_name(&error, JETON_ERROR_PREFIX "InvalidOrders")) {
-                        /* One "line N, field F: message" per line: print them all,
-                         * each sanitised on its own. */
-                        const char *p = error.message ?: "";
-
-                        log_errorf(-EINVAL, "%s: nothing was imported:", shown ?: "?");
-                        while (*p) {
-                                size_t len = strcspn(p, "\n");
-                                _cleanup_free_ char *one = strndup(p, len), *safe = text_sanitize(one);
-
-                                if (len > 0)
-                                        fprintf(stderr, "%s: %s\n", shown ?: "?", safe ?: "?");
-                                p += len;
-                                if (*p == '\n')
-                                        p++;
-                        }
-                        return -EINVAL;
-                }
+                if (sd_bus_error_has_name(&error, JETON_ERROR_PREFIX "InvalidOrders"))
+                        return orders_report_invalid(shown, &error);
                 return log_call_error(&error, r, "Failed to import the orders");
         }
 
