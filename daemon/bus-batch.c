@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,17 +345,22 @@ static int read_batch_options(sd_bus_message *message, const char *const *allowe
 }
 
 /* One line from fd, which must hold it already (a file, or a pipe whose
- * writer is done): the loop never waits for a client. */
+ * writer is done): read through our own non-blocking description with no
+ * time to wait, so the loop never waits for a client. */
 static int read_pin(int fd, const char *what, JP11Pin **ret, sd_bus_error *error) {
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        _cleanup_(closep) int nfd = fd_reopen_nonblock(fd);
         JP11Error e = {};
         int r;
 
-        if (poll(&pfd, 1, 0) <= 0)
+        if (nfd < 0)
                 return sd_bus_error_setf(error, JETON_ERROR_INVALID_ARGUMENT,
-                                         "The %s is not there: pass a file, or a pipe written and closed.", what),
+                                         "The %s must come from a file or a pipe.", what),
+                       nfd;
+        r = jp11_pin_read_fd_timeout(nfd, 0, ret, &e);
+        if (r == -ETIMEDOUT)
+                return sd_bus_error_setf(error, JETON_ERROR_INVALID_ARGUMENT,
+                                         "The %s is not all there: pass a file, or a pipe written and closed.", what),
                        -EAGAIN;
-        r = jp11_pin_read_fd(fd, ret, &e);
         if (r < 0)
                 return sd_bus_error_setf(error, JETON_ERROR_INVALID_ARGUMENT, "Cannot read the %s: %s", what,
                                          e.message),
@@ -471,7 +475,9 @@ static int start_final(Manager *m, sd_bus_message *message, void *userdata, sd_b
                         return r;
         }
 
-        r = install_read_fd(fd, &data, &size);
+        /* Our own non-blocking description: the loop never waits for a client. */
+        _cleanup_(closep) int nfd = fd_reopen_nonblock(fd);
+        r = nfd < 0 ? nfd : install_read_fd(nfd, &data, &size);
         if (r < 0)
                 return sd_bus_error_setf(error, JETON_ERROR_INVALID_ARGUMENT,
                                          r == -EAGAIN ? "The orders are not all there: pass a file, or a pipe "
@@ -611,7 +617,9 @@ static int install_one(Manager *m, sd_bus_message *message, int fd, sd_bus_messa
         size_t size = 0;
         int r;
 
-        r = install_read_fd(fd, &data, &size);
+        /* Our own non-blocking description: the loop never waits for a client. */
+        _cleanup_(closep) int nfd = fd_reopen_nonblock(fd);
+        r = nfd < 0 ? nfd : install_read_fd(nfd, &data, &size);
         if (r < 0)
                 return sd_bus_message_append(reply, "(sos)", "", "/",
                                              r == -EAGAIN ? JETON_ERROR_INVALID_ARGUMENT

@@ -89,6 +89,45 @@ class Hardening(unittest.TestCase):
         tb.wait_for(lambda: self._try_register(other, '/agent/again'), jt.TIMEOUT, 'the agents to be forgotten')
         other.close_sync(None)
 
+    def start_batch(self, orders_fd, options, fds):
+        """StartBatch with the orders at index 0 and option fds after it."""
+        fdlist = Gio.UnixFDList.new_from_array([orders_fd] + fds)
+        return self.c.conn.call_with_unix_fd_list_sync(
+            jt.BUS_NAME, jt.ROOT, jt.MANAGER, 'StartBatch', GLib.Variant('(hsa{sv})', (0, 'csv', options)),
+            None, Gio.DBusCallFlags.NONE, int(jt.TIMEOUT * 1000), fdlist, None)
+
+    def test_batch_fds_kept_open(self):
+        mailer = self.bed.dir / 'mailer.txt'
+        orders = self.bed.dir / 'orders.csv'
+        orders.write_text('reference,validity_years,holder.given_name,holder.surname\nHB-1,1,Ana,Lopes\n')
+        # An SO PIN pipe holding part of a line, its writer still open.
+        r, w = os.pipe()
+        os.write(w, b'1234')
+        opts = {'profile': GLib.Variant('s', 'eidas-natural-person'), 'initialize': GLib.Variant('b', True),
+                'so-pin-fd': GLib.Variant('h', 1), 'user-pin': GLib.Variant('s', 'random'),
+                'pin-mailer-fd': GLib.Variant('h', 2)}
+        fd_orders = os.open(orders, os.O_RDONLY)
+        fd_mailer = os.open(mailer, os.O_WRONLY | os.O_CREAT, 0o600)
+        err, msg = dbus_error(self.start_batch, fd_orders, opts, [r, fd_mailer])
+        self.assertEqual(err, 'org.jeton.Jeton1.Error.InvalidArgument', msg)
+        self.assertIn('SO PIN is not all there', msg)
+        self.assertTrue(responsive(self.c))
+        os.close(w)
+        # The orders from a pipe kept open with part of the file.
+        r, w = os.pipe()
+        os.write(w, b'reference,validity_years')
+        upin_r, upin_w = os.pipe()
+        os.write(upin_w, b'246810\n')
+        os.close(upin_w)
+        opts = {'profile': GLib.Variant('s', 'eidas-natural-person'), 'user-pin': GLib.Variant('s', 'fd'),
+                'user-pin-fd': GLib.Variant('h', 1)}
+        err, msg = dbus_error(self.start_batch, r, opts, [upin_r])
+        self.assertEqual(err, 'org.jeton.Jeton1.Error.InvalidArgument', msg)
+        self.assertIn('orders are not all there', msg)
+        self.assertTrue(responsive(self.c))
+        os.close(w)
+        self.assertEqual(self.c.manager('Batches'), [])
+
     def _try_register(self, conn, path):
         try:
             self.register(conn, path)
