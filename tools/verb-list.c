@@ -129,6 +129,29 @@ static int print_table(const Token *tokens, size_t n, bool legend) {
         return 0;
 }
 
+/* USB tokens jetond saw that need a PKCS#11 module which is not installed:
+ * without this line a holder sees their token simply missing. */
+static void print_missing_modules(sd_bus *bus) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *syspath, *model, *id, *status;
+        static const char needs[] = "needs-module:";
+
+        if (sd_bus_get_property(bus, JETON_BUS_NAME, JETON_ROOT_PATH, JETON_MANAGER_IFACE, "Devices", &error,
+                                &reply, "a(ssss)") < 0 ||
+            sd_bus_message_enter_container(reply, 'a', "(ssss)") < 0)
+                return;         /* an older jetond: nothing to add */
+        while (sd_bus_message_read(reply, "(ssss)", &syspath, &model, &id, &status) > 0) {
+                if (strncmp(status, needs, strlen(needs)) != 0)
+                        continue;
+                _cleanup_free_ char *m = text_sanitize(model), *i = text_sanitize(id),
+                                    *module = text_sanitize(status + strlen(needs));
+                if (m && i && module)
+                        printf("%s (USB %s) is plugged in but needs the PKCS#11 module %s, which is not "
+                               "installed.\n", m, i, module);
+        }
+}
+
 int verb_list(Context *c, int argc, char **argv) {
         _cleanup_(bus_value_freep) BusValue *objects = NULL;
         _cleanup_free_ Token *tokens = NULL;
@@ -156,5 +179,8 @@ int verb_list(Context *c, int argc, char **argv) {
                 return 0;
         }
 
-        return print_table(tokens, n, c->legend);
+        r = print_table(tokens, n, c->legend);
+        if (r >= 0)
+                print_missing_modules(c->bus);
+        return r;
 }

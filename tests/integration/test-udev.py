@@ -14,6 +14,7 @@ uevents only reach monitors when the sender runs with the preload too.
 """
 
 import os
+import subprocess
 import sys
 
 if 'libumockdev-preload' not in os.environ.get('LD_PRELOAD', ''):
@@ -101,6 +102,11 @@ class TestUdev(unittest.TestCase):
         self.assertEqual(c.manager('Devices'),
                          [(epass, 'Feitian ePass2003', '096e:0807', f'needs-module:{OPENSC}')])
         self.assertIn(f'needs the PKCS#11 module {OPENSC}', j.log_text())
+        # And a holder sees why the token does not show up.
+        out = subprocess.run([str(tb.BUILDDIR / 'jetonctl'), 'list'], env=dict(os.environ, **self.bus.env),
+                             capture_output=True, text=True, check=True).stdout
+        self.assertIn('Feitian ePass2003 (USB 096e:0807) is plugged in but needs the PKCS#11 module '
+                      f'{OPENSC}, which is not installed.', out)
 
         # Plugged in while it runs: reported, and the modules are rescanned.
         scans = len(self.fixture.calls('C_GetSlotList', pid=j.pid))
