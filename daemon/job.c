@@ -187,7 +187,7 @@ static int on_linger(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void token_mark(Manager *m, const char *serial, bool busy);
-static void start_waiting_installs(Manager *m, Token *t);
+static void start_waiting_installs(Manager *m, Token *t, const char *skip_reference);
 
 static Token *token_by_serial(Manager *m, const char *serial) {
         for (Token *t = m->tokens; t; t = t->next)
@@ -224,9 +224,12 @@ static void job_finish(Job *j, JobState state, const char *result, const char *m
         token_mark(m, j->token_serial, false);
         registry_request_scan(m, "job finished");
 
+        /* Installs that waited for this job go now; an install that just
+         * failed waits for the token's next insertion, or it would be
+         * retried at once, forever. */
         Token *t = token_by_serial(m, j->token_serial);
         if (t)
-                start_waiting_installs(m, t);
+                start_waiting_installs(m, t, j->kind == JOB_INSTALL && state != JOB_DONE ? j->order_reference : NULL);
 
         if (j->on_finished)
                 j->on_finished(j, j->on_finished_userdata);
@@ -910,7 +913,7 @@ int job_start_install(Manager *m, DaemonOrder *o, int fd, sd_bus_message *call, 
         return job_install_data(m, o, data, size, call, ret_path, error);
 }
 
-static void start_waiting_installs(Manager *m, Token *t) {
+static void start_waiting_installs(Manager *m, Token *t, const char *skip_reference) {
         if (!token_usable(t))
                 return;
         for (DaemonOrder *o = m->orders; o; o = o->next) {
@@ -918,7 +921,8 @@ static void start_waiting_installs(Manager *m, Token *t) {
                 Job *j;
 
                 if (o->order->state != ORDER_CERTIFICATE_RECEIVED ||
-                    !streq_ptr(o->order->evidence.token_serial, t->serial))
+                    !streq_ptr(o->order->evidence.token_serial, t->serial) ||
+                    streq_ptr(o->order->reference, skip_reference))
                         continue;
                 if (job_find_active_for_token(m, t->serial))
                         return;
@@ -929,7 +933,7 @@ static void start_waiting_installs(Manager *m, Token *t) {
 }
 
 void job_on_token_added(Manager *m, Token *t) {
-        start_waiting_installs(m, t);
+        start_waiting_installs(m, t, NULL);
 }
 
 void job_on_token_removed(Manager *m, Token *t) {

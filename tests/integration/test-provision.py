@@ -285,7 +285,16 @@ with tb.Testbed(nreaders=4, bus=True, polkit=True) as bed:
     watcher = threading.Thread(target=lambda: argv_hits.extend(cmdline_watch(stop_watch)), daemon=True)
     watcher.start()
 
-    extra = f'ProfileDirectories={PROFILES}\n'
+    # A P-256 profile beside the shipped ones (all RSA-3072): the kill
+    # points wait on key generation, and SoftHSM's RSA prime search has a
+    # long tail that a bounded wait should not ride on.
+    test_profiles = bed.dir / 'profiles'
+    test_profiles.mkdir()
+    (test_profiles / 'test-p256.profile').write_text(
+        (PROFILES / 'eidas-natural-person.profile').read_text()
+        .replace('name = eidas-natural-person', 'name = test-p256')
+        .replace('algorithm = rsa3072', 'algorithm = p256'))
+    extra = f'ProfileDirectories={test_profiles} {PROFILES}\n'
     jetond = jt.Jetond(bed.dir, bed.env(), [tb.FIXTURE_MODULE], extra=extra)
     inbox = bed.dir / 'jetond-state/inbox'
     outbox = bed.dir / 'jetond-state/outbox'
@@ -399,6 +408,19 @@ with tb.Testbed(nreaders=4, bus=True, polkit=True) as bed:
         tb.wait_for(lambda: any(t['Serial'] == serial2 and t['State'] != 'busy' for t in c.tokens().values()),
                     jt.TIMEOUT, 'holder-2')
 
+    def waiting(job, what, check):
+        """wait_for, and on a timeout say what jetond was doing."""
+        try:
+            tb.wait_for(check, TIMEOUT, what)
+        except tb.TestbedError as e:
+            try:
+                props = c.get_all(job, JOB) if job and job != '/' else {}
+            except GLib.Error as ge:
+                props = f'(job not readable: {ge.message})'
+            trace = (bed.dir / 'fixture/calls').read_text().splitlines()[-15:]
+            raise AssertionError(f'{e}\njob: {props}\njetond log:\n' + '\n'.join(jetond.log_text().splitlines()[-15:])
+                                 + '\nfixture calls:\n' + '\n'.join(trace)) from None
+
     def keys_of(ref):
         return [k for k in private_keys('holder-2') if k[0] == ref]
 
@@ -419,14 +441,14 @@ with tb.Testbed(nreaders=4, bus=True, polkit=True) as bed:
         ('BD1734971744', 'hold', 'C_Sign', True),
     )
     for ref, how, function, key_at_kill in KILL_POINTS:
-        order = add_order(c, ref)
+        order = add_order(c, ref, profile='test-p256')
         restart()
         getattr(bed.fixture, how)(function)
         started()
         job = provision(c, order, serial2)
-        bed.fixture.wait_call(function, pid=jetond.pid, timeout=TIMEOUT)
+        waiting(job, f'{function} to be called', lambda: bed.fixture.calls(function, jetond.pid))
         if how == 'hold_after':
-            tb.wait_for(lambda: keys_of(ref), TIMEOUT, f'the key of {ref}')
+            waiting(job, f'the key of {ref}', lambda: keys_of(ref))
         assert len(keys_of(ref)) == (1 if key_at_kill else 0), (function, keys_of(ref))
         recovered = jetond.log_text().count('marked failed')
         restart(kill=function)
@@ -471,7 +493,7 @@ with tb.Testbed(nreaders=4, bus=True, polkit=True) as bed:
         started()
         job = install(c, order, sign_csr(csr))
         assert job != '/', job
-        bed.fixture.wait_call('C_CreateObject', pid=jetond.pid, timeout=TIMEOUT)
+        waiting(job, 'C_CreateObject to be called', lambda: bed.fixture.calls('C_CreateObject', jetond.pid))
         assert c.get(order, ORDER, 'State') == 'certificate-received'
         restart(kill='C_CreateObject')
         started()
@@ -601,6 +623,27 @@ with tb.Testbed(nreaders=4, bus=True, polkit=True) as bed:
     assert len(keys) == 1 and keys[0][1] == c.get(o6, ORDER, 'KeyId'), keys
     print('ok: Job.Cancel in C_GenerateKeyPair: cancelled at the next step, order pending, job gone after '
           f'JobLingerSec={linger}; rerun reused the key')
+
+    # -- an install that fails on the token (its key was deleted behind
+    # jetond's back) is not retried until the token is inserted again
+    o5 = add_order(c, 'BD1734971745')
+    props = wait_job(c, provision(c, o5, serial2))
+    assert props['State'] == 'done', props
+    for kind in ('privkey', 'pubkey'):
+        p11('--delete-object', '--type', kind, '--label', 'BD1734971745', label='holder-2')
+    # Install starts a job at once only on an idle token (else it waits).
+    tb.wait_for(lambda: any(t['Serial'] == serial2 and t['State'] != 'busy' for t in c.tokens().values()),
+                jt.TIMEOUT, 'holder-2 idle')
+    job = install(c, o5, sign_csr(c.get(o5, ORDER, 'Csr')))
+    assert job != '/', job
+    props = wait_job(c, job)
+    assert props['Result'] == 'org.jeton.Jeton1.Error.CertificateMismatch', props
+    c.call(jt.ROOT, jt.MANAGER, 'VerifyAudit')          # the loop has handled the job's end
+    installs = [p for p, ifaces in c.managed_objects().items()
+                if JOB in ifaces and ifaces[JOB]['Order'] == o5 and ifaces[JOB]['Kind'] == 'install']
+    assert installs == [job], installs
+    assert c.get(o5, ORDER, 'State') == 'certificate-received'
+    print('ok: a failed install waits for the next insertion (no retry loop)')
 
     stop_watch.set()
     watcher.join()
