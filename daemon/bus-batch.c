@@ -13,6 +13,7 @@
 #include "authorize.h"
 #include "bus-batch.h"
 #include "bus-error.h"
+#include "bus-order.h"
 #include "bus-manager.h"
 #include "install.h"
 #include "job.h"
@@ -526,21 +527,9 @@ static int start_final(Manager *m, sd_bus_message *message, void *userdata, sd_b
                 r = text ? sd_bus_error_setf(error, JETON_ERROR_INVALID_ORDERS, "%s", text) : -ENOMEM;
                 goto finish;
         }
-        for (size_t i = 0; i < n; i++)
-                if (orders_find(m, orders[i]->reference)) {
-                        _cleanup_free_ char *line = NULL;
-
-                        if (asprintf(&line, "reference %s: an order with this reference exists already",
-                                     orders[i]->reference) < 0 || strv_extend(&problems, line) < 0) {
-                                r = -ENOMEM;
-                                goto finish;
-                        }
-                }
-        if (problems) {
-                text = strv_join_lines(problems);
-                r = text ? sd_bus_error_setf(error, JETON_ERROR_EXISTS, "%s", text) : -ENOMEM;
+        r = bus_orders_refuse_known(m, orders, n, error);
+        if (r < 0)
                 goto finish;
-        }
 
         r = bus_actor_from_message(message, &actor, &actor_name);
         if (r < 0)

@@ -613,8 +613,26 @@ static void import_read_free(void *p) {
         free(ir);
 }
 
+int bus_orders_refuse_known(Manager *m, Order *const *orders, size_t n, sd_bus_error *error) {
+        _cleanup_strv_free_ char **exists = NULL;
+        _cleanup_free_ char *text = NULL;
+
+        for (size_t i = 0; i < n; i++)
+                if (orders_find(m, orders[i]->reference)) {
+                        _cleanup_free_ char *line = NULL;
+
+                        if (asprintf(&line, "reference %s: an order with this reference exists already",
+                                     orders[i]->reference) < 0 || strv_extend(&exists, line) < 0)
+                                return -ENOMEM;
+                }
+        if (!exists)
+                return 0;
+        text = strv_join_lines(exists);
+        return text ? sd_bus_error_setf(error, JETON_ERROR_EXISTS, "%s", text) : -ENOMEM;
+}
+
 static int import_finish(ImportRead *ir, sd_bus_error *error) {
-        _cleanup_strv_free_ char **problems = NULL, **exists = NULL;
+        _cleanup_strv_free_ char **problems = NULL;
         _cleanup_free_ char *text = NULL, *actor_name = NULL;
         _cleanup_free_ DaemonOrder **published = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -643,22 +661,9 @@ static int import_finish(ImportRead *ir, sd_bus_error *error) {
         if (r < 0)
                 return r;
 
-        /* References known already: all of them, not just the first. */
-        for (size_t i = 0; i < n; i++)
-                if (orders_find(m, orders[i]->reference)) {
-                        _cleanup_free_ char *line = NULL;
-
-                        if (asprintf(&line, "reference %s: an order with this reference exists already",
-                                     orders[i]->reference) < 0 || strv_extend(&exists, line) < 0) {
-                                r = -ENOMEM;
-                                goto finish;
-                        }
-                }
-        if (exists) {
-                text = strv_join_lines(exists);
-                r = text ? sd_bus_error_setf(error, JETON_ERROR_EXISTS, "%s", text) : -ENOMEM;
+        r = bus_orders_refuse_known(m, orders, n, error);
+        if (r < 0)
                 goto finish;
-        }
 
         published = calloc(n ?: 1, sizeof(DaemonOrder *));
         if (!published) {

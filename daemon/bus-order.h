@@ -26,4 +26,8 @@ void bus_order_emit_changed(DaemonOrder *o);
 /* Manager methods, in bus-manager.c's vtable. */
 int bus_order_method_add(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int bus_order_method_import(sd_bus_message *message, void *userdata, sd_bus_error *error);
+
+/* Refuses (Error.Exists) orders whose reference is known already, naming
+ * all of them, not just the first; 0 when every one is new. */
+int bus_orders_refuse_known(Manager *m, Order *const *orders, size_t n, sd_bus_error *error);
 int bus_order_method_verify_audit(sd_bus_message *message, void *userdata, sd_bus_error *error);

@@ -128,6 +128,28 @@ class Hardening(unittest.TestCase):
         os.close(w)
         self.assertEqual(self.c.manager('Batches'), [])
 
+    def test_batch_known_reference(self):
+        """A batch with references known already is refused, all named."""
+        for ref in ('HB-K1', 'HB-K2'):
+            self.c.call(jt.ROOT, jt.MANAGER, 'AddOrder', GLib.Variant('(a{sv}a{sv})', ({
+                'reference': GLib.Variant('s', ref), 'profile': GLib.Variant('s', 'eidas-natural-person'),
+                'given-name': GLib.Variant('s', 'Ana'), 'surname': GLib.Variant('s', 'Lopes'),
+                'validity-years': GLib.Variant('u', 1)}, {})))
+        orders = self.bed.dir / 'known.csv'
+        orders.write_text('reference,validity_years,holder.given_name,holder.surname\n'
+                          'HB-K1,1,Ana,Lopes\nHB-NEW,1,Rui,Costa\nHB-K2,1,Ana,Lopes\n')
+        pin_r, pin_w = os.pipe()
+        os.write(pin_w, b'246810\n')
+        os.close(pin_w)
+        opts = {'profile': GLib.Variant('s', 'eidas-natural-person'), 'user-pin': GLib.Variant('s', 'fd'),
+                'user-pin-fd': GLib.Variant('h', 1)}
+        err, msg = dbus_error(self.start_batch, os.open(orders, os.O_RDONLY), opts, [pin_r])
+        self.assertEqual(err, 'org.jeton.Jeton1.Error.Exists', msg)
+        self.assertIn('HB-K1', msg)
+        self.assertIn('HB-K2', msg)
+        self.assertNotIn('HB-NEW', msg)
+        self.assertEqual(self.c.manager('Batches'), [])
+
     def _try_register(self, conn, path):
         try:
             self.register(conn, path)
