@@ -18,6 +18,7 @@ sleeps to synchronise.
 """
 
 import collections
+import functools
 import os
 import re
 import signal
@@ -52,6 +53,7 @@ SLOW = 30 if VALGRIND else 1
 TIMEOUT = tb.DEFAULT_TIMEOUT * SLOW
 
 
+@functools.lru_cache(maxsize=None)
 def sanitized():
     """True when JETOND is built with ASan (its RSS says nothing then)."""
     res = tb.run(['ldd', JETOND], check=False)
@@ -100,12 +102,26 @@ def context_switches(pid):
     return total
 
 
+SYSLOG_STDERR = tb.BUILDDIR / 'tests/fixture/libjeton-syslog-stderr.so'
+
+
+def with_syslog_to_stderr(env):
+    """env, with syslog(3) sent to jetond's log: SoftHSM2 says why a call
+    failed only there, and a test machine has no /dev/log."""
+    env = dict(env)
+    env['LD_PRELOAD'] = ' '.join(filter(None, [env.get('LD_PRELOAD'), str(SYSLOG_STDERR)]))
+    if sanitized():
+        # The preload comes before libasan; ASan must not refuse to start.
+        env['ASAN_OPTIONS'] = ':'.join(filter(None, [env.get('ASAN_OPTIONS'), 'verify_asan_link_order=0']))
+    return env
+
+
 class Jetond:
     """jetond with its own config file and log in `directory`."""
 
     def __init__(self, directory, env, modules, extra='', name='jetond', wrapper=()):
         self.dir = Path(directory)
-        self.env = dict(env)
+        self.env = with_syslog_to_stderr(env)
         self.name = name
         self.conf = self.dir / f'{name}.conf'
         self.log = self.dir / f'{name}.log'

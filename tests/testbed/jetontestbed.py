@@ -29,6 +29,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.parse
@@ -138,11 +139,25 @@ class TempDir:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and exc_type is not KeyboardInterrupt:
+            self.print_logs()
         if os.environ.get('JETON_KEEP_TESTBED') == '1':
             print(f'testbed kept in {self.path}')
         else:
             shutil.rmtree(self.path, ignore_errors=True)
+
+    def print_logs(self, lines=40):
+        """The end of every log in here, on stderr: a test failing on a CI
+        machine leaves nothing else behind."""
+        for log in sorted(self.path.rglob('*.log')):
+            try:
+                tail = log.read_text(errors='replace').splitlines()[-lines:]
+            except OSError:
+                continue
+            if tail:
+                print(f'--- {log.relative_to(self.path)} (last {len(tail)} lines)', file=sys.stderr)
+                print('\n'.join(tail), file=sys.stderr)
 
     def __fspath__(self):
         return str(self.path)
