@@ -526,7 +526,25 @@ with tb.Testbed(nreaders=4, bus=True, polkit=True) as bed:
     assert (inbox / 'done/BD1734971739.pem').exists()
     (inbox / 'BD1734971738.der').write_bytes(b'garbage')
     tb.wait_for(lambda: (inbox / 'rejected/BD1734971738.der.reason').exists(), jt.TIMEOUT, 'rejected')
-    print('ok: inbox: accepted file installed and moved to done/, bad file to rejected/ with a reason')
+    # A link to a file jetond may read but the dropper may not, and a FIFO
+    # (which would block a reader): refused without being followed or read.
+    secret = bed.dir / 'secret.pem'
+    secret.write_bytes(sign_csr(o2p['Csr']))
+    os.symlink(secret, bed.dir / 'link.tmp')
+    os.rename(bed.dir / 'link.tmp', inbox / 'BD1734971738.pem')
+    os.mkfifo(bed.dir / 'fifo.tmp')
+    os.rename(bed.dir / 'fifo.tmp', inbox / 'BD1734971738.crt')
+    for name, why in (('BD1734971738.pem', 'a symbolic link'), ('BD1734971738.crt', 'not a regular file')):
+        reason = inbox / f'rejected/{name}.reason'
+        tb.wait_for(reason.exists, jt.TIMEOUT, f'{name} rejected')
+        assert why in reason.read_text(), reason.read_text()
+    assert (inbox / 'rejected/BD1734971738.pem').is_symlink()
+    # The same name refused again keeps the first refusal beside it.
+    (inbox / 'BD1734971738.der').write_bytes(b'garbage again')
+    tb.wait_for(lambda: (inbox / 'rejected/BD1734971738.der.1.reason').exists(), jt.TIMEOUT, 'second refusal')
+    assert (inbox / 'rejected/BD1734971738.der').read_bytes() == b'garbage'
+    print('ok: inbox: accepted file installed and moved to done/, bad file to rejected/ with a reason; '
+          'a link and a FIFO refused unread; an earlier refusal kept')
 
     # -- a PIN prompt never goes to another user's agent
     agent.conn.call_sync(jt.BUS_NAME, jt.ROOT, jt.MANAGER, 'UnregisterPinAgent',
