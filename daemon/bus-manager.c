@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "audit-verify.h"
 #include "bus-batch.h"
 #include "bus-job.h"
 #include "bus-manager.h"
@@ -166,7 +167,7 @@ const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("VerifyAudit",
                                 SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("b", intact, "t", first_bad_id, "s", message),
-                                bus_order_method_verify_audit, SD_BUS_VTABLE_UNPRIVILEGED),
+                                audit_verify_method, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
 

@@ -841,29 +841,3 @@ static int import_authorized(Manager *m, sd_bus_message *message, void *userdata
 int bus_order_method_import(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         return authorize(userdata, message, JETON_ACTION_MANAGE_ORDERS, import_authorized, NULL, NULL);
 }
-
-/* ---- Manager.VerifyAudit -------------------------------------------------- */
-
-int bus_order_method_verify_audit(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_free_ char *head_hash = NULL, *text = NULL;
-        Manager *m = userdata;
-        StoreError store_error = {};
-        uint64_t first_bad = 0, head_id = 0;
-        int r;
-
-        r = store_audit_verify(m->store, &first_bad, &store_error);
-        if (r == -EBADMSG) {
-                log_warning("The audit log is broken at record %" PRIu64 ": %s", first_bad, store_error.message);
-                return sd_bus_reply_method_return(message, "bts", 0, first_bad, store_error.message);
-        }
-        if (r < 0)
-                return bus_error_set_errno(error, r, "Cannot verify the audit log: %s", store_error.message);
-
-        r = store_audit_head(m->store, &head_id, &head_hash, &store_error);
-        if (r < 0)
-                return bus_error_set_errno(error, r, "Cannot read the audit log: %s", store_error.message);
-        if (asprintf(&text, "The audit log is intact: %" PRIu64 " record(s), last hash %s.", head_id,
-                     head_hash) < 0)
-                return -ENOMEM;
-        return sd_bus_reply_method_return(message, "bts", 1, UINT64_C(0), text);
-}

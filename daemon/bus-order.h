@@ -4,7 +4,7 @@
 /* org.jeton.Jeton1.Order: one object per order under
  * /org/jeton/Jeton1/order/, served by a fallback vtable, an object-find
  * callback and a node enumerator over the orders (orders.h); and the
- * Manager's order methods (AddOrder, ImportOrders, VerifyAudit). */
+ * Manager's order methods (AddOrder, ImportOrders). */
 
 #include <systemd/sd-bus.h>
 
@@ -30,4 +30,3 @@ int bus_order_method_import(sd_bus_message *message, void *userdata, sd_bus_erro
 /* Refuses (Error.Exists) orders whose reference is known already, naming
  * all of them, not just the first; 0 when every one is new. */
 int bus_orders_refuse_known(Manager *m, Order *const *orders, size_t n, sd_bus_error *error);
-int bus_order_method_verify_audit(sd_bus_message *message, void *userdata, sd_bus_error *error);

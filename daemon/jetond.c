@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
+#include "audit-verify.h"
 #include "bus-error.h"
 #include "bus-introspect.h"
 #include "bus-manager.h"
@@ -38,6 +39,7 @@ static Manager *manager_free(Manager *m) {
          * scan worker before the modules it uses. */
         pcsc_watch_free(m->pcsc);
         worker_free(m->scan_worker);
+        audit_verify_done(m);
         inbox_stop(m);
         job_done(m);            /* token workers, before the modules they use */
         batches_done(m);        /* after the workers: none runs for a batch now */

@@ -64,6 +64,7 @@ typedef struct Manager {
         struct TokenWorker *token_workers;
         struct PinAgent *pin_agents;    /* the most recently registered first */
         struct Inbox *inbox;
+        Worker *audit_worker;           /* audit-verify.h, started on first use */
         sd_bus_slot *slot_jobs, *slot_job_enumerator;
 
         /* Batches (batch.h), oldest first; at most one running or paused. */
