@@ -50,7 +50,7 @@ static char *reference_of(const char *name) {
 static void move_away(Inbox *in, const char *name, bool accepted, const char *reason) {
         int to_fd = accepted ? in->done_fd : in->rejected_fd;
         const char *subdir = accepted ? "done" : "rejected";
-        _cleanup_free_ char *target = NULL, *reason_name = NULL;
+        _cleanup_free_ char *target = NULL, *reason_name = NULL, *tmp_name = NULL;
         FILE *f;
         int fd;
 
@@ -66,17 +66,21 @@ static void move_away(Inbox *in, const char *name, bool accepted, const char *re
                         return (void) log_oom();
         }
 
-        if (asprintf(&reason_name, "%s.reason", target) < 0)
+        /* Written aside and renamed in: whoever waits for the .reason file
+         * reads it whole. */
+        if (asprintf(&reason_name, "%s.reason", target) < 0 || asprintf(&tmp_name, ".%s.tmp", reason_name) < 0)
                 return (void) log_oom();
-        fd = openat(to_fd, reason_name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
+        fd = openat(to_fd, tmp_name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0640);
         if (fd < 0 || !(f = fdopen(fd, "w"))) {
-                log_warning_errno(-errno, "Inbox: failed to write %s/%s: %m", subdir, reason_name);
+                log_warning_errno(-errno, "Inbox: failed to write %s/%s: %m", subdir, tmp_name);
                 safe_close(fd);
                 return;
         }
         fprintf(f, "%s\n", reason);
-        if (fclose(f) != 0)
+        if (fclose(f) != 0 || renameat(to_fd, tmp_name, to_fd, reason_name) < 0) {
                 log_warning_errno(-errno, "Inbox: failed to write %s/%s: %m", subdir, reason_name);
+                (void) unlinkat(to_fd, tmp_name, 0);
+        }
 }
 
 /* The file's contents; a reason to reject it when it is no regular file

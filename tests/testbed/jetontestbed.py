@@ -885,7 +885,8 @@ class Testbed:
         return self
 
     def __exit__(self, *exc):
-        self._stack.close()
+        # The exception goes on to each part (TempDir prints the logs then).
+        return self._stack.__exit__(*exc)
 
     def card(self, index, card_type='iso7816'):
         return self._stack.enter_context(Card(self.pcscd, index, card_type))
