@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "audit-verify.h"
@@ -45,6 +46,8 @@ static int property_get_readers(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_close_container(reply);
 }
 
+/* Config order; a module shows once its first scan has answered, or it is
+ * not answering. */
 static int property_get_modules(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
@@ -53,11 +56,24 @@ static int property_get_modules(sd_bus *bus, const char *path, const char *inter
         r = sd_bus_message_open_container(reply, 'a', "(sss)");
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < m->n_modules; i++) {
-                const ScanModule *mod = m->modules + i;
+        for (size_t i = 0; i < m->n_module_scans; i++) {
+                const ModuleScan *ms = m->module_scans + i;
 
-                r = sd_bus_message_append(reply, "(sss)", mod->path, mod->loaded ? "loaded" : "failed",
-                                          strempty(mod->message));
+                if (ms->stuck) {
+                        _cleanup_free_ char *message = NULL;
+                        char since[64] = "?";
+
+                        (void) module_scan_since(ms, since, sizeof(since));
+                        if (asprintf(&message, "has not answered since %s (a call into the module has not "
+                                     "returned)", since) < 0)
+                                return -ENOMEM;
+                        r = sd_bus_message_append(reply, "(sss)", ms->path, "not-responding", message);
+                } else if (ms->known)
+                        r = sd_bus_message_append(reply, "(sss)", ms->path,
+                                                  ms->status.loaded ? "loaded" : "failed",
+                                                  strempty(ms->status.message));
+                else
+                        continue;
                 if (r < 0)
                         return r;
         }

@@ -29,6 +29,7 @@ int config_init(Config *c) {
         c->state_directory = strdup("/var/lib/jeton");
         c->admin_group = strdup("jeton");
         c->job_linger_usec = JOB_LINGER_SEC_DEFAULT * UINT64_C(1000000);
+        c->module_timeout_usec = MODULE_TIMEOUT_SEC_DEFAULT * UINT64_C(1000000);
         if (!c->state_directory || !c->admin_group) {
                 config_done(c);
                 return -ENOMEM;
@@ -188,6 +189,19 @@ static int parse_path(Parser *p, const char *name, const char *value, char **slo
         return 1;
 }
 
+/* A decimal number of seconds from min to max, digits only. */
+static int parse_seconds(const char *value, unsigned long min, unsigned long max, unsigned long *ret) {
+        unsigned long v;
+        char *end;
+
+        errno = 0;
+        v = strtoul(value, &end, 10);
+        if (!isdigit((unsigned char) value[0]) || *end || errno != 0 || v < min || v > max)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
 static int parser_handle(void *user, const char *section, const char *name, const char *value) {
         Parser *p = user;
         Config *c = p->config;
@@ -216,14 +230,23 @@ static int parser_handle(void *user, const char *section, const char *name, cons
 
         if (streq(name, "JobLingerSec")) {
                 unsigned long v;
-                char *end;
 
-                errno = 0;
-                v = strtoul(value, &end, 10);
-                if (!isdigit((unsigned char) value[0]) || *end || errno != 0 || v > JOB_LINGER_SEC_MAX)
+                if (parse_seconds(value, 0, JOB_LINGER_SEC_MAX, &v) < 0)
                         return parser_fail(p, "JobLingerSec=: '%s' is not a number of seconds from 0 to %u",
                                            value, JOB_LINGER_SEC_MAX);
                 c->job_linger_usec = (uint64_t) v * UINT64_C(1000000);
+                return 1;
+        }
+
+        if (streq(name, "ModuleTimeoutSec")) {
+                unsigned long v;
+
+                /* Not 0: a module that never answers must not keep
+                 * jetond off the bus (registry.c). */
+                if (parse_seconds(value, 1, MODULE_TIMEOUT_SEC_MAX, &v) < 0)
+                        return parser_fail(p, "ModuleTimeoutSec=: '%s' is not a number of seconds from 1 to %u",
+                                           value, MODULE_TIMEOUT_SEC_MAX);
+                c->module_timeout_usec = (uint64_t) v * UINT64_C(1000000);
                 return 1;
         }
 

@@ -12,6 +12,7 @@
  *   Outbox=/var/lib/jeton/outbox
  *   Inbox=/var/lib/jeton/inbox
  *   JobLingerSec=300
+ *   ModuleTimeoutSec=15
  *
  * Modules= takes absolute paths separated by blanks; it may be given more
  * than once (the lists add up) and an empty assignment empties the list.
@@ -19,7 +20,9 @@
  * and the line. ProfileDirectories= (absolute paths, highest priority first)
  * adds up like Modules=. Database=, Outbox= and Inbox= default to files
  * under StateDirectory= (config_resolve()). JobLingerSec= is how long a
- * finished Job object stays on the bus (seconds; tests shorten it). */
+ * finished Job object stays on the bus (seconds; tests shorten it).
+ * ModuleTimeoutSec= is how long a module's scan may run before the module
+ * is reported as not answering (seconds). */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,6 +30,8 @@
 #define JETOND_CONFIG_FILE "/etc/jeton/jetond.conf"
 #define JOB_LINGER_SEC_DEFAULT 300
 #define JOB_LINGER_SEC_MAX 86400
+#define MODULE_TIMEOUT_SEC_DEFAULT 15
+#define MODULE_TIMEOUT_SEC_MAX 3600
 
 typedef struct Config {
         char **modules;            /* absolute paths, in the order given */
@@ -37,6 +42,7 @@ typedef struct Config {
         char *outbox;                   /* NULL: $StateDirectory/outbox */
         char *inbox;                    /* NULL: $StateDirectory/inbox */
         uint64_t job_linger_usec;
+        uint64_t module_timeout_usec;
 } Config;
 
 /* Fills c with the built-in defaults. */

@@ -32,18 +32,28 @@ static const char *arg_config = NULL;
 static bool arg_bus_introspect = false;
 
 static Manager *manager_free(Manager *m) {
+        bool scans_stopped;
+
         if (!m)
                 return NULL;
 
         /* Threads first, so nothing is posted to what we free next; the
-         * scan worker before the modules it uses. */
+         * scan workers before the modules they use. */
         pcsc_watch_free(m->pcsc);
-        worker_free(m->scan_worker);
+        /* A scan worker stuck in a module call is left behind: joining
+         * it could block forever. It may hold locks of that module or of
+         * the token library (jp11_module_load() initialises under its
+         * registry lock), so no module is unloaded then: finalizing one
+         * could wait on them too, and freeing what the thread still
+         * uses would crash. The process is exiting; the memory goes
+         * with it. */
+        scans_stopped = module_scans_stop(m);
         audit_verify_done(m);
         inbox_stop(m);
         job_done(m);            /* token workers, before the modules they use */
         batches_done(m);        /* after the workers: none runs for a batch now */
-        scanner_free(m->scanner);
+        if (scans_stopped)
+                scanner_free(m->scanner);
         udev_watch_free(m->udev);
         registry_done(m);
 
@@ -273,9 +283,9 @@ static int run(int argc, char *argv[]) {
         r = scanner_new(m->config.modules, &m->scanner);
         if (r < 0)
                 return log_oom();
-        r = worker_new(m->event, "jetond-scan", &m->scan_worker);
+        r = module_scans_start(m);
         if (r < 0)
-                return log_error_errno(r, "Failed to start the scan worker: %m");
+                return log_error_errno(r, "Failed to start the scan workers: %m");
 
         /* Without udev (a container, no netlink) readers still work
          * through pcscd: go on without USB device reports. */

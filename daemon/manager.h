@@ -2,14 +2,16 @@
 #pragma once
 
 /* The context of jetond: one struct that owns every resource. Everything
- * in here belongs to the event loop's thread, except the Scanner, which
- * only the scan worker's thread touches once created. */
+ * in here belongs to the event loop's thread, except the Scanner, whose
+ * slot of each module only that module's scan worker touches once created
+ * (and scanner_module() reads). */
 
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "module-scan.h"
 #include "pcsc-watch.h"
 #include "registry.h"
 #include "scan.h"
@@ -30,21 +32,16 @@ typedef struct Manager {
 
         PcscWatch *pcsc;
         UdevWatch *udev;
-        Worker *scan_worker;
-        Scanner *scanner;               /* scan worker's thread only */
+        Scanner *scanner;               /* the scan workers' threads; scanner_module() */
+        ModuleScan *module_scans;       /* one per module, in Modules= order (module-scan.h) */
+        size_t n_module_scans;
 
         /* What the loop knows, as published on the bus. */
         bool pcsc_seen;                 /* a first snapshot arrived */
         bool pcsc_available;
         Reader *readers;
         size_t n_readers;
-        ScanModule *modules;            /* Manager.Modules */
-        size_t n_modules;
-        bool modules_known;             /* a first scan has loaded (or failed) them */
         Token *tokens;                  /* linked list */
-
-        /* Scans: at most one runs; requests meanwhile coalesce into one more. */
-        bool scan_running, scan_pending;
 
         bool ready;                     /* the bus name is requested */
 
@@ -73,5 +70,6 @@ typedef struct Manager {
 } Manager;
 
 /* Requests the bus name and tells systemd we are ready, once: called when
- * the first scan that saw pcscd's state has been published. */
+ * every module's first scan that saw pcscd's state has been published, or
+ * the module does not answer (registry.h). */
 void manager_set_ready(Manager *m);

@@ -12,18 +12,19 @@
 #include "job.h"
 #include "log.h"
 #include "manager.h"
+#include "module-scan.h"
 #include "registry.h"
 #include "util.h"
 
 /* ---- readers ----------------------------------------------------------- */
 
-static void readers_free(Reader *r, size_t n) {
+void readers_free(Reader *r, size_t n) {
         for (size_t i = 0; i < n; i++)
                 free(r[i].name);
         free(r);
 }
 
-static int readers_copy(const Reader *src, size_t n, Reader **ret) {
+int readers_copy(const Reader *src, size_t n, Reader **ret) {
         Reader *r = calloc(n ?: 1, sizeof(Reader));
 
         if (!r)
@@ -221,9 +222,8 @@ static int token_new_from_scan(Manager *m, ScanToken *st, const char *id, const 
         if (!t->module || !t->manufacturer || !t->model || !t->serial || !t->label)
                 return -ENOMEM;
         t->slot = st->slot;
+        /* "busy" is decided when it is published (token_copy()). */
         t->state = token_state_from_scan(info, st->keys, st->n_keys, st->certs, st->n_certs);
-        if (job_token_busy(m, t->serial))
-                t->state = "busy";
         r = token_pin_flags(&info->pin, &t->pin_flags);
         if (r < 0)
                 return r;
@@ -392,6 +392,8 @@ static void token_unpublish(Manager *m, Token *t) {
 
 /* ---- PC/SC ------------------------------------------------------------- */
 
+static void forget_cards_gone(Manager *m);
+
 void registry_on_pcsc(PcscSnapshot *snapshot, void *userdata) {
         _cleanup_(pcsc_snapshot_freep) PcscSnapshot *s = snapshot;
         Manager *m = userdata;
@@ -460,6 +462,7 @@ void registry_on_pcsc(PcscSnapshot *snapshot, void *userdata) {
                 if (!reader_has_card(reader_find(m->readers, m->n_readers, t->reader)))
                         token_unpublish(m, t);
         }
+        forget_cards_gone(m);
 
         registry_request_scan(m, "PC/SC change");
 }
@@ -475,15 +478,26 @@ const char *registry_device_status(Manager *m, const char *module_path, char **b
         *buffer = NULL;
         if (!module_path)
                 return "ok";
-        for (size_t i = 0; i < m->n_modules; i++)
-                if (m->modules[i].loaded &&
-                    streq(path_basename(m->modules[i].path), path_basename(module_path)))
+        for (size_t i = 0; i < m->n_module_scans; i++) {
+                const ModuleScan *ms = m->module_scans + i;
+
+                if (ms->known && ms->status.loaded &&
+                    streq(path_basename(ms->path), path_basename(module_path)))
                         return "ok";
+        }
         if (asprintf(buffer, "needs-module:%s", module_path) < 0) {
                 *buffer = NULL;
                 return "needs-module";
         }
         return *buffer;
+}
+
+/* Every module has loaded, failed, or is not answering. */
+static bool modules_known(Manager *m) {
+        for (size_t i = 0; i < m->n_module_scans; i++)
+                if (!m->module_scans[i].known && !m->module_scans[i].stuck)
+                        return false;
+        return true;
 }
 
 /* Re-evaluates every device's status; logs the ones that now lack their
@@ -494,7 +508,7 @@ static bool check_devices(Manager *m) {
         size_t n;
 
         /* Until the modules are loaded every status would read "needs-module". */
-        if (!m->modules_known)
+        if (!modules_known(m))
                 return false;
 
         devices = udev_watch_devices(m->udev, &n);
@@ -531,67 +545,28 @@ void registry_on_usb(UdevWatch *w, UsbDevice *d, bool added, void *userdata) {
         registry_request_scan(m, "USB change");
 }
 
-static bool modules_equal(const ScanModule *a, size_t na, const ScanModule *b, size_t nb) {
-        if (na != nb)
-                return false;
-        for (size_t i = 0; i < na; i++)
-                if (!streq(a[i].path, b[i].path) || a[i].loaded != b[i].loaded ||
-                    !streq(a[i].message, b[i].message))
-                        return false;
-        return true;
-}
+/* Manager.Modules; announced also when only the not-answering state
+ * changed (force). */
+static void module_set_status(Manager *m, ModuleScan *ms, ScanModule *now, bool force) {
+        bool changed = !ms->known || ms->status.loaded != now->loaded || !streq_ptr(ms->status.message, now->message);
 
-static void update_modules(Manager *m, ScanResult *res) {
-        if (m->modules_known && modules_equal(m->modules, m->n_modules, res->modules, res->n_modules))
-                return;
-
-        for (size_t i = 0; i < res->n_modules; i++) {
-                const ScanModule *now = res->modules + i;
-                const ScanModule *before = i < m->n_modules ? m->modules + i : NULL;
-
-                if (before && before->loaded == now->loaded)
-                        continue;
+        if (!ms->known || ms->status.loaded != now->loaded) {
                 if (now->loaded)
                         log_info("Loaded PKCS#11 module %s: %s", now->path, now->message);
                 else
                         log_warning("Failed to load PKCS#11 module %s: %s", now->path, now->message);
         }
-
-        SWAP(m->modules, res->modules);
-        SWAP(m->n_modules, res->n_modules);
-        m->modules_known = true;
-        bus_manager_emit_changed(m, "Modules");
-        if (check_devices(m))
+        if (changed) {
+                SWAP(ms->status, *now);
+                ms->known = true;
+        }
+        if (changed || force)
+                bus_manager_emit_changed(m, "Modules");
+        if (changed && check_devices(m))
                 bus_manager_emit_changed(m, "Devices");
 }
 
-/* ---- scans ------------------------------------------------------------- */
-
-typedef struct ScanJob {
-        Manager *manager;
-        Scanner *scanner;
-        Reader *readers;        /* as they were when the scan was asked for */
-        size_t n_readers;
-        bool pcsc_seen;
-        ScanResult *result;
-        int r;
-} ScanJob;
-
-static ScanJob *scan_job_free(ScanJob *j) {
-        if (!j)
-                return NULL;
-        readers_free(j->readers, j->n_readers);
-        scan_result_free(j->result);
-        free(j);
-        return NULL;
-}
-DEFINE_TRIVIAL_CLEANUP_FUNC(ScanJob *, scan_job_free);
-
-static void scan_work(void *userdata) {
-        ScanJob *j = userdata;
-
-        j->r = scanner_run(j->scanner, &j->result);
-}
+/* ---- what each module shows --------------------------------------------- */
 
 static Token *list_find(Token *list, const char *id) {
         for (Token *t = list; t; t = t->next)
@@ -600,7 +575,7 @@ static Token *list_find(Token *list, const char *id) {
         return NULL;
 }
 
-static void list_free(Token *list) {
+void token_list_free(Token *list) {
         while (list) {
                 Token *next = list->next;
                 token_free(list);
@@ -608,7 +583,9 @@ static void list_free(Token *list) {
         }
 }
 
-static int build_tokens(Manager *m, ScanJob *j, Token **ret) {
+/* The tokens of one module's result, as they should be shown, and which of
+ * the readers of the request its slots name. */
+static int build_candidates(Manager *m, ScanJob *j, Token **ret, bool **ret_covered) {
         _cleanup_free_ bool *covered = calloc(j->n_readers ?: 1, sizeof(bool));
         Token *list = NULL;
         int r;
@@ -646,7 +623,7 @@ static int build_tokens(Manager *m, ScanJob *j, Token **ret) {
                         goto fail;
                 }
                 if (list_find(list, id))
-                        continue;       /* the same token through a second module */
+                        continue;       /* the same token in a second slot */
 
                 r = token_new_from_scan(m, st, id, now, &t);
                 if (r < 0)
@@ -655,127 +632,281 @@ static int build_tokens(Manager *m, ScanJob *j, Token **ret) {
                 list = t;
         }
 
-        for (size_t k = 0; k < j->n_readers; k++) {
-                const Reader *now = reader_find(m->readers, m->n_readers, j->readers[k].name);
-                _cleanup_free_ char *id = NULL;
-                Token *t;
-
-                if (covered[k] || !reader_has_card(j->readers + k) || !reader_has_card(now))
-                        continue;
-                if (asprintf(&id, "card_%s", now->name) < 0) {
-                        id = NULL;
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                r = token_new_unsupported(m, id, now, &t);
-                if (r < 0)
-                        goto fail;
-                t->next = list;
-                list = t;
-        }
-
         *ret = list;
+        *ret_covered = TAKE_PTR(covered);
         return 0;
 
 fail:
-        list_free(list);
+        token_list_free(list);
         return r;
 }
 
-static void registry_apply(Manager *m, ScanJob *j) {
-        Token *desired = NULL;
+static int memdup_array(const void *p, size_t n, size_t size, void **ret) {
+        *ret = NULL;
+        if (n == 0)
+                return 0;
+        *ret = malloc(n * size);
+        if (!*ret)
+                return -ENOMEM;
+        memcpy(*ret, p, n * size);
+        return 0;
+}
+
+/* A copy of a module's candidate to publish, "busy" while a job runs on it. */
+static int token_copy(Manager *m, const Token *c, Token **ret) {
+        _cleanup_(token_freep) Token *t = calloc(1, sizeof(Token));
+
+        if (!t)
+                return -ENOMEM;
+        t->manager = m;
+        t->id = strdup(c->id);
+        t->path = strdup(c->path);
+        t->reader = strdup(c->reader);
+        t->module = strdup(c->module);
+        t->manufacturer = strdup(c->manufacturer);
+        t->model = strdup(c->model);
+        t->serial = strdup(c->serial);
+        t->label = strdup(c->label);
+        t->atr = strdup(c->atr);
+        t->uri = strdup(c->uri);
+        t->pin_flags = calloc(1, sizeof(char *));
+        if (!t->id || !t->path || !t->reader || !t->module || !t->manufacturer || !t->model || !t->serial ||
+            !t->label || !t->atr || !t->uri || !t->pin_flags)
+                return -ENOMEM;
+        for (char **f = c->pin_flags; f && *f; f++)
+                if (strv_extend(&t->pin_flags, *f) < 0)
+                        return -ENOMEM;
+        t->slot = c->slot;
+        t->state = job_token_busy(m, c->serial) ? "busy" : c->state;
+        t->pin_min_length = c->pin_min_length;
+        t->pin_max_length = c->pin_max_length;
+        t->inserted_at = c->inserted_at;
+
+        if (memdup_array(c->keys, c->n_keys, sizeof(JP11Key), (void **) &t->keys) < 0)
+                return -ENOMEM;
+        t->n_keys = c->n_keys;
+        if (memdup_array(c->certs, c->n_certs, sizeof(JP11Certificate), (void **) &t->certs) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_certs; i++)
+                t->certs[i].der = NULL;
+        t->n_certs = c->n_certs;
+        for (size_t i = 0; i < c->n_certs; i++)
+                if (memdup_array(c->certs[i].der, c->certs[i].der_len, 1, (void **) &t->certs[i].der) < 0)
+                        return -ENOMEM;
+
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+/* Publishes, updates or removes the token id after what the modules' last
+ * scans show: through the first module in Modules= order that shows it.
+ * from: the module whose result is being applied, if any. */
+static void token_settle(Manager *m, const char *id, const ModuleScan *from) {
+        const ModuleScan *owner = NULL;
+        const Token *c = NULL;
+        Token *t, *d;
         int r;
 
-        update_modules(m, j->result);
-
-        /* Before pcscd has told us its readers, a token cannot be tied to
-         * one: the scan that follows the first snapshot publishes. */
-        if (!j->pcsc_seen)
+        for (size_t i = 0; i < m->n_module_scans && !c; i++) {
+                owner = m->module_scans + i;
+                c = list_find(owner->candidates, id);
+        }
+        t = registry_find_token(m, id);
+        if (!c) {
+                if (t)
+                        token_unpublish(m, t);
+                return;
+        }
+        /* Another module's token, as its own last scan left it: that
+         * module's next scan updates it, not ours. */
+        if (t && owner != from && streq_ptr(t->module, owner->path))
                 return;
 
-        r = build_tokens(m, j, &desired);
+        r = token_copy(m, c, &d);
         if (r < 0)
-                return (void) log_error_errno(r, "Failed to apply the scan: %m");
+                return (void) log_oom();
+        if (!t) {
+                token_publish(m, d);
+                return;
+        }
+
+        _cleanup_strv_free_ char **changed = NULL;
+        r = token_update(t, d, &changed);
+        token_free(d);
+        if (r < 0)
+                return (void) log_oom();
+        if (changed) {
+                log_debug("Token '%s' changed.", t->id);
+                bus_token_emit_changed(t, changed);
+        }
+}
+
+/* A card left: what any module showed in its reader is gone with it (the
+ * same token may still show through another module). */
+static void forget_cards_gone(Manager *m) {
+        Token *dropped = NULL;
+
+        for (size_t i = 0; i < m->n_module_scans; i++)
+                for (Token **p = &m->module_scans[i].candidates; *p;) {
+                        Token *t = *p;
+
+                        if (isempty(t->reader) || reader_has_card(reader_find(m->readers, m->n_readers, t->reader))) {
+                                p = &t->next;
+                                continue;
+                        }
+                        *p = t->next;
+                        t->next = dropped;
+                        dropped = t;
+                }
+
+        for (Token *t = dropped; t; t = t->next)
+                token_settle(m, t->id, NULL);
+        token_list_free(dropped);
+}
+
+/* ---- unsupported cards -------------------------------------------------- */
+
+static bool token_is_card(const Token *t) {
+        return isempty(t->module);      /* only the tokens of unsupported cards have no module */
+}
+
+/* A card in reader now that no module knows: every module has answered a
+ * scan asked for while this very card was in, and none has a slot naming
+ * the reader. */
+static bool card_unsupported(Manager *m, const Reader *now) {
+        if (!reader_has_card(now))
+                return false;
+        for (size_t i = 0; i < m->n_module_scans; i++) {
+                const ModuleScan *ms = m->module_scans + i;
+                const Reader *then = reader_find(ms->seen, ms->n_seen, now->name);
+
+                if (!then || !reader_has_card(then) || then->card_since != now->card_since)
+                        return false;   /* it has not answered for this card yet */
+                if (ms->covered[then - ms->seen])
+                        return false;
+        }
+        return true;
+}
+
+/* Removes the card tokens no longer wanted and, with add, publishes or
+ * updates those wanted. */
+static void sync_cards(Manager *m, bool add) {
+        int r;
 
         for (Token *t = m->tokens, *next; t; t = next) {
                 next = t->next;
-                if (!list_find(desired, t->id))
+                if (token_is_card(t) &&
+                    !card_unsupported(m, reader_find(m->readers, m->n_readers, t->reader)))
                         token_unpublish(m, t);
         }
+        if (!add)
+                return;
 
-        while (desired) {
-                Token *d = desired, *t;
+        for (size_t k = 0; k < m->n_readers; k++) {
+                const Reader *now = m->readers + k;
+                _cleanup_strv_free_ char **changed = NULL;
+                _cleanup_free_ char *id = NULL;
+                Token *t, *d;
 
-                desired = d->next;
-                d->next = NULL;
-
-                t = registry_find_token(m, d->id);
+                if (!card_unsupported(m, now))
+                        continue;
+                if (asprintf(&id, "card_%s", now->name) < 0)
+                        return (void) log_oom();
+                r = token_new_unsupported(m, id, now, &d);
+                if (r < 0)
+                        return (void) log_oom();
+                t = registry_find_token(m, id);
                 if (!t) {
                         token_publish(m, d);
                         continue;
                 }
-
-                _cleanup_strv_free_ char **changed = NULL;
                 r = token_update(t, d, &changed);
                 token_free(d);
-                if (r < 0) {
-                        log_oom();
-                        continue;
-                }
-                if (changed) {
-                        log_debug("Token '%s' changed.", t->id);
+                if (r < 0)
+                        return (void) log_oom();
+                if (changed)
                         bus_token_emit_changed(t, changed);
-                }
         }
 }
 
-static void scan_done(void *userdata, bool cancelled) {
-        _cleanup_(scan_job_freep) ScanJob *j = userdata;
-        Manager *m = j->manager;
+/* ---- scans -------------------------------------------------------------- */
 
-        if (cancelled)
+static void check_ready(Manager *m) {
+        if (m->ready || !m->pcsc_seen)
                 return;
+        for (size_t i = 0; i < m->n_module_scans; i++)
+                if (!m->module_scans[i].answered && !m->module_scans[i].stuck)
+                        return;
+        manager_set_ready(m);
+}
 
-        m->scan_running = false;
-        if (j->r < 0)
-                log_error_errno(j->r, "Scanning the PKCS#11 modules failed: %m");
-        else
-                registry_apply(m, j);
+static void apply_tokens(Manager *m, ModuleScan *ms, ScanJob *j) {
+        Token *candidates = NULL, *old;
+        bool *covered = NULL;
+        int r;
 
-        if (m->scan_pending) {
-                m->scan_pending = false;
-                registry_request_scan(m, "queued");
-        }
-        if (j->pcsc_seen && !m->ready)
-                manager_set_ready(m);
+        r = build_candidates(m, j, &candidates, &covered);
+        if (r < 0)
+                return (void) log_error_errno(r, "Failed to apply the scan of %s: %m", ms->path);
+
+        old = TAKE_PTR(ms->candidates);
+        ms->candidates = candidates;
+        readers_free(ms->seen, ms->n_seen);
+        ms->seen = TAKE_PTR(j->readers);
+        ms->n_seen = j->n_readers;
+        j->n_readers = 0;
+        free(ms->covered);
+        ms->covered = covered;
+
+        /* Removals first, as a client would see a card swapped. */
+        for (Token *t = old; t; t = t->next)
+                if (!list_find(candidates, t->id))
+                        token_settle(m, t->id, ms);
+        sync_cards(m, false);
+        for (Token *t = candidates; t; t = t->next)
+                token_settle(m, t->id, ms);
+        sync_cards(m, true);
+        token_list_free(old);
+}
+
+void registry_on_module_scan(ModuleScan *ms, ScanJob *j, bool was_stuck) {
+        Manager *m = ms->manager;
+
+        if (j->r >= 0) {
+                module_set_status(m, ms, &j->result->module, was_stuck);
+                /* Before pcscd has told us its readers, a token cannot be
+                 * tied to one: the scan that follows the first snapshot
+                 * publishes. */
+                if (j->pcsc_seen)
+                        apply_tokens(m, ms, j);
+        } else if (was_stuck)
+                bus_manager_emit_changed(m, "Modules");
+
+        if (j->pcsc_seen)
+                ms->answered = true;
+        check_ready(m);
+}
+
+void registry_on_module_stuck(ModuleScan *ms) {
+        Manager *m = ms->manager;
+
+        bus_manager_emit_changed(m, "Modules");
+        /* A module that hangs in its first load leaves the others known. */
+        if (check_devices(m))
+                bus_manager_emit_changed(m, "Devices");
+        check_ready(m);
 }
 
 void registry_request_scan(Manager *m, const char *reason) {
-        _cleanup_(scan_job_freep) ScanJob *j = NULL;
-        int r;
+        for (size_t i = 0; i < m->n_module_scans; i++)
+                module_scan_request(m->module_scans + i, reason);
 
-        if (m->scan_running) {
-                m->scan_pending = true;
-                return;
+        /* No module configured (Modules= empty): every card is
+         * unsupported. Not once the workers are gone (shutdown). */
+        if (m->module_scans && m->n_module_scans == 0 && m->pcsc_seen) {
+                sync_cards(m, true);
+                check_ready(m);
         }
-
-        j = calloc(1, sizeof(ScanJob));
-        if (!j)
-                return (void) log_oom();
-        j->manager = m;
-        j->scanner = m->scanner;
-        j->pcsc_seen = m->pcsc_seen;
-        r = readers_copy(m->readers, m->n_readers, &j->readers);
-        if (r < 0)
-                return (void) log_oom();
-        j->n_readers = m->n_readers;
-
-        log_debug("Scanning the PKCS#11 modules (%s).", reason);
-        r = worker_submit(m->scan_worker, scan_work, scan_done, j);
-        if (r < 0)
-                return (void) log_error_errno(r, "Failed to queue a scan: %m");
-        TAKE_PTR(j);
-        m->scan_running = true;
 }
 
 void registry_done(Manager *m) {
@@ -787,10 +918,4 @@ void registry_done(Manager *m) {
         readers_free(m->readers, m->n_readers);
         m->readers = NULL;
         m->n_readers = 0;
-        for (size_t i = 0; i < m->n_modules; i++) {
-                free(m->modules[i].path);
-                free(m->modules[i].message);
-        }
-        m->modules = mfree(m->modules);
-        m->n_modules = 0;
 }

@@ -9,6 +9,8 @@
 #include "scan.h"
 #include "util.h"
 
+/* Written only by the module's own scan worker; path and (atomically)
+ * module are read by any thread through scanner_module(). */
 typedef struct LoadedModule {
         char *path;
         JP11Module *module;     /* NULL while it fails to load */
@@ -30,11 +32,8 @@ static void scan_token_done(ScanToken *t) {
 ScanResult *scan_result_free(ScanResult *r) {
         if (!r)
                 return NULL;
-        for (size_t i = 0; i < r->n_modules; i++) {
-                free(r->modules[i].path);
-                free(r->modules[i].message);
-        }
-        free(r->modules);
+        free(r->module.path);
+        free(r->module.message);
         for (size_t i = 0; i < r->n_tokens; i++)
                 scan_token_done(r->tokens + i);
         free(r->tokens);
@@ -90,6 +89,14 @@ static void module_try_load(LoadedModule *lm) {
         lm->error = mfree(lm->error);
         /* Token workers read it from their own threads (scanner_module()). */
         __atomic_store_n(&lm->module, module, __ATOMIC_RELEASE);
+}
+
+size_t scanner_n_modules(const Scanner *s) {
+        return s->n_modules;
+}
+
+const char *scanner_module_path(const Scanner *s, size_t index) {
+        return index < s->n_modules ? s->modules[index].path : NULL;
 }
 
 JP11Module *scanner_module(Scanner *s, const char *path) {
@@ -197,37 +204,33 @@ static int scan_module(LoadedModule *lm, ScanResult *res) {
         return 0;
 }
 
-int scanner_run(Scanner *s, ScanResult **ret) {
+int scanner_run_module(Scanner *s, size_t index, ScanResult **ret) {
         _cleanup_(scan_result_freep) ScanResult *res = NULL;
+        LoadedModule *lm;
         int r;
+
+        if (index >= s->n_modules)
+                return -EINVAL;
+        lm = s->modules + index;
 
         res = calloc(1, sizeof(ScanResult));
         if (!res)
                 return -ENOMEM;
-        res->modules = calloc(s->n_modules ?: 1, sizeof(ScanModule));
-        if (!res->modules)
+
+        module_try_load(lm);
+
+        res->module.path = strdup(lm->path);
+        if (!res->module.path)
                 return -ENOMEM;
+        res->module.loaded = lm->module;
+        r = module_describe(lm, &res->module.message);
+        if (r < 0)
+                return r;
 
-        for (size_t i = 0; i < s->n_modules; i++) {
-                LoadedModule *lm = s->modules + i;
-                ScanModule *sm = res->modules + i;
-
-                module_try_load(lm);
-
-                sm->path = strdup(lm->path);
-                if (!sm->path)
-                        return -ENOMEM;
-                res->n_modules++;
-                sm->loaded = lm->module;
-                r = module_describe(lm, &sm->message);
+        if (lm->module) {
+                r = scan_module(lm, res);
                 if (r < 0)
                         return r;
-
-                if (lm->module) {
-                        r = scan_module(lm, res);
-                        if (r < 0)
-                                return r;
-                }
         }
 
         *ret = TAKE_PTR(res);

@@ -33,7 +33,9 @@ struct Worker {
 
         pthread_mutex_t lock;   /* guards everything below */
         pthread_cond_t cond;
-        bool stopping;
+        pthread_cond_t exited_cond;     /* on CLOCK_MONOTONIC */
+        bool stopping, exited;
+        bool busy;              /* the thread is in an item's work function */
         Queue todo, finished;
 };
 
@@ -72,15 +74,19 @@ static void *worker_thread(void *userdata) {
                         break;
 
                 i = queue_pop(&w->todo);
+                w->busy = true;
                 pthread_mutex_unlock(&w->lock);
 
                 i->work(i->userdata);
 
                 pthread_mutex_lock(&w->lock);
+                w->busy = false;
                 queue_push(&w->finished, i);
                 if (write(w->event_fd, &one, sizeof(one)) < 0)
                         log_debug_errno(-errno, "%s: failed to wake the event loop: %m", w->name);
         }
+        w->exited = true;
+        pthread_cond_broadcast(&w->exited_cond);
         pthread_mutex_unlock(&w->lock);
         return NULL;
 }
@@ -115,6 +121,14 @@ int worker_new(sd_event *event, const char *name, Worker **ret) {
         w->event_fd = -EBADF;
         pthread_mutex_init(&w->lock, NULL);
         pthread_cond_init(&w->cond, NULL);
+        {
+                pthread_condattr_t attr;
+
+                pthread_condattr_init(&attr);
+                (void) pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+                pthread_cond_init(&w->exited_cond, &attr);
+                pthread_condattr_destroy(&attr);
+        }
         w->name = strdup(name);
         if (!w->name)
                 return -ENOMEM;
@@ -149,6 +163,19 @@ static void queue_cancel(Queue *q) {
         }
 }
 
+static void worker_destroy(Worker *w) {
+        queue_cancel(&w->finished);
+        queue_cancel(&w->todo);
+
+        sd_event_source_disable_unref(w->source);
+        safe_close(w->event_fd);
+        pthread_cond_destroy(&w->exited_cond);
+        pthread_cond_destroy(&w->cond);
+        pthread_mutex_destroy(&w->lock);
+        free(w->name);
+        free(w);
+}
+
 Worker *worker_free(Worker *w) {
         if (!w)
                 return NULL;
@@ -160,17 +187,54 @@ Worker *worker_free(Worker *w) {
                 pthread_mutex_unlock(&w->lock);
                 (void) pthread_join(w->thread, NULL);
         }
-
-        queue_cancel(&w->finished);
-        queue_cancel(&w->todo);
-
-        sd_event_source_disable_unref(w->source);
-        safe_close(w->event_fd);
-        pthread_cond_destroy(&w->cond);
-        pthread_mutex_destroy(&w->lock);
-        free(w->name);
-        free(w);
+        worker_destroy(w);
         return NULL;
+}
+
+bool worker_free_until(Worker *w, uint64_t deadline) {
+        struct timespec ts = {
+                .tv_sec = deadline / UINT64_C(1000000),
+                .tv_nsec = (deadline % UINT64_C(1000000)) * 1000,
+        };
+        Queue todo, finished;
+
+        if (!w)
+                return true;
+        if (!w->thread_started) {
+                worker_destroy(w);
+                return true;
+        }
+
+        pthread_mutex_lock(&w->lock);
+        w->stopping = true;
+        pthread_cond_signal(&w->cond);
+        /* Not in an item: it starts none now that it is stopping, and
+         * exits as soon as it runs. */
+        while (!w->exited && w->busy)
+                if (pthread_cond_timedwait(&w->exited_cond, &w->lock, &ts) == ETIMEDOUT)
+                        break;
+        if (w->exited || !w->busy) {
+                pthread_mutex_unlock(&w->lock);
+                (void) pthread_join(w->thread, NULL);
+                worker_destroy(w);
+                return true;
+        }
+
+        /* Stuck in its item. The thread takes the lock, pushes the item to
+         * 'finished' and writes the eventfd if the call ever returns: the
+         * struct, the lock and the descriptor stay (the descriptor's number
+         * must not be reused under it). The event source goes, so that the
+         * loop can be freed; the item is never delivered. */
+        todo = w->todo;
+        finished = w->finished;
+        w->todo = w->finished = (Queue) {};
+        pthread_mutex_unlock(&w->lock);
+        (void) pthread_detach(w->thread);
+        queue_cancel(&finished);
+        queue_cancel(&todo);
+        w->source = sd_event_source_disable_unref(w->source);
+        log_debug("%s: left behind in a call that has not returned.", w->name);
+        return false;
 }
 
 int worker_submit(Worker *w, WorkerFunc work, WorkerDoneFunc done, void *userdata) {

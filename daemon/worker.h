@@ -10,6 +10,7 @@
  * touch loop-side state; the done function runs on the loop thread. */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <systemd/sd-event.h>
 
 #include "macro.h"
@@ -26,5 +27,14 @@ int worker_new(sd_event *event, const char *name, Worker **ret);
  * done function with cancelled = true. Accepts NULL. */
 Worker *worker_free(Worker *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Worker *, worker_free);
+
+/* Like worker_free(), but waits for the running item only until deadline
+ * (CLOCK_MONOTONIC, usec). An item still running then is stuck in a call
+ * that may never return (a PKCS#11 module on a wedged card): the thread
+ * is detached and left in it, and the Worker and that item's userdata are
+ * leaked on purpose, since the thread may still use them; pending items
+ * are cancelled as by worker_free(). Returns true if the thread stopped,
+ * false if it was left behind. Accepts NULL. */
+bool worker_free_until(Worker *w, uint64_t deadline);
 
 int worker_submit(Worker *w, WorkerFunc work, WorkerDoneFunc done, void *userdata);

@@ -17,6 +17,7 @@ import datetime
 import signal
 import os
 import re
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -391,6 +392,91 @@ class TestDetect(JetondTestCase):
         self.assertEqual(set(c.tokens()), {path_of('holder-2')})
         self.assertIn(f'Failed to load PKCS#11 module {missing}', j.log_text())
 
+    def test_module_that_hangs(self):
+        """A module whose call does not return stalls only itself."""
+        # SoftHSM as a module of its own next to the fixture. The fixture
+        # forwards to SoftHSM as well, and dlopen() of the same file would
+        # hand both the same instance, which each would finalize under the
+        # other (at a rescan): a copy is a second instance, as a vendor
+        # module next to OpenSC is.
+        softhsm = bed.dir / 'softhsm-direct' / 'libsofthsm2.so'
+        softhsm.parent.mkdir(exist_ok=True)
+        shutil.copyfile(tb.SOFTHSM_MODULE, softhsm)
+        softhsm, fixture = str(softhsm), bed.fixture.module_path
+        # The fixture reads its config at C_Initialize: the hold is there
+        # from the start, and holds only while its gate file exists.
+        self.addCleanup(bed.fixture.clear_faults)
+        bed.fixture.hold('C_GetSlotList')
+        bed.fixture.release('C_GetSlotList')
+        timeout = 2 * jt.SLOW * (2 if jt.sanitized() else 1)
+        j = self.start_jetond([fixture, softhsm], f'ModuleTimeoutSec={timeout}\n')
+        c = self.client()
+
+        def statuses():
+            return [(p, s) for p, s, _ in c.manager('Modules')]
+
+        def stuck(value):
+            return (fixture, 'not-responding') in [(p, s) for p, s, _ in value]
+
+        self.assertEqual(statuses(), [(fixture, 'loaded'), (softhsm, 'loaded')])
+        # SoftHSM shows every token of the store, in no reader.
+        tokens = c.tokens()
+        self.assertLessEqual({'holder-1', 'holder-2', 'holder-3'}, {t['Label'] for t in tokens.values()})
+        self.assertEqual({(t['Module'], t['Reader']) for t in tokens.values()}, {(softhsm, '')})
+
+        # The fixture hangs in the scan that a card asks for.
+        serial = bed.softhsm.create_token('direct-1', SO_PIN, USER_PIN)
+        direct = jt.token_path('SoftHSM project', serial)
+        unsupported = jt.card_path(bed.pcscd.readers[3])
+        scans = len(bed.fixture.calls('C_GetSlotList', pid=j.pid))
+        mark = c.mark()
+        bed.fixture.hold('C_GetSlotList')
+        self.insert(1, 3)
+        bed.fixture.wait_call('C_GetSlotList', count=scans + 1, pid=j.pid, timeout=jt.TIMEOUT)
+
+        # SoftHSM goes on: its new token shows.
+        props = c.wait_added(direct, mark).args[1][jt.TOKEN]
+        self.assertEqual((props['Label'], props['Module'], props['Reader']), ('direct-1', softhsm, ''))
+        # The fixture is reported, once, as not answering.
+        event = c.wait_manager_property('Modules', stuck, mark)
+        (message,) = [msg for p, _, msg in event.args[1]['Modules'] if p == fixture]
+        self.assertRegex(message, r'^has not answered since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC')
+        self.assertEqual(statuses(), [(fixture, 'not-responding'), (softhsm, 'loaded')])
+        self.assertEqual(j.log_text().count(f'PKCS#11 module {fixture} has not answered'), 1)
+        # Until it answers, holder-2 is SoftHSM's, and the card no module
+        # knows is not called unsupported: the fixture may yet know it.
+        tokens = c.tokens()
+        self.assertEqual((tokens[path_of('holder-2')]['Module'], tokens[path_of('holder-2')]['Reader']),
+                         (softhsm, ''))
+        self.assertNotIn(unsupported, tokens)
+
+        # It answers: holder-2 shows in its reader through the fixture (the
+        # first module in Modules=), the card in reader 3 as unsupported,
+        # and the module as loaded again.
+        mark = c.mark()
+        bed.fixture.release('C_GetSlotList')
+        c.wait_event(lambda e: (e.member == 'PropertiesChanged' and e.path == path_of('holder-2')
+                                and e.args[1].get('Module') == fixture),
+                     mark, what='holder-2 to come through the fixture')
+        c.wait_added(unsupported, mark)
+        c.wait_manager_property('Modules', lambda v: not stuck(v), mark)
+        self.assertEqual(statuses(), [(fixture, 'loaded'), (softhsm, 'loaded')])
+        t = c.tokens()[path_of('holder-2')]
+        self.assertEqual((t['Module'], t['Reader'], t['Atr']), (fixture, bed.pcscd.readers[1], self.reader_atr(c, 1)))
+        self.assertIn(f'PKCS#11 module {fixture} answers again', j.log_text())
+
+        # Hung again when asked to stop: jetond does not wait for it.
+        scans = len(bed.fixture.calls('C_GetSlotList', pid=j.pid))
+        mark = c.mark()
+        bed.fixture.hold('C_GetSlotList')
+        self.remove(3)
+        bed.fixture.wait_call('C_GetSlotList', count=scans + 1, pid=j.pid, timeout=jt.TIMEOUT)
+        c.wait_manager_property('Modules', stuck, mark)
+        started = time.monotonic()
+        self.assertEqual(j.stop(bed.bus), 0, j.log_text())
+        self.assertLess(time.monotonic() - started, jt.TIMEOUT)
+        self.assertIn(f'PKCS#11 module {fixture} is still in a call that has not returned', j.log_text())
+
 
 class TestCommandLine(unittest.TestCase):
 
@@ -417,6 +503,7 @@ class TestCommandLine(unittest.TestCase):
             ('[jetond]\nStateDirectory=var/lib/jeton\n', 2, 'StateDirectory='),
             ('[jetond]\nAdminGroup=not a group\n', 2, 'not a valid group name'),
             ('[jetond]\nthis line is no key\n', 2, 'Syntax error'),
+            ('[jetond]\nModuleTimeoutSec=0\n', 2, 'ModuleTimeoutSec='),
         ]
         env = bed.env()
         for i, (text, line, message) in enumerate(cases):
