@@ -190,16 +190,18 @@ static int parse_path(Parser *p, const char *name, const char *value, char **slo
 }
 
 /* A decimal number of seconds from min to max, digits only. */
-static int parse_seconds(const char *value, unsigned long min, unsigned long max, unsigned long *ret) {
+/* NAME=SECONDS, from min to max, into *ret_usec; 1, or parser_fail(). */
+static int parse_seconds(Parser *p, const char *name, const char *value, unsigned min, unsigned max,
+                         uint64_t *ret_usec) {
         unsigned long v;
         char *end;
 
         errno = 0;
         v = strtoul(value, &end, 10);
         if (!isdigit((unsigned char) value[0]) || *end || errno != 0 || v < min || v > max)
-                return -EINVAL;
-        *ret = v;
-        return 0;
+                return parser_fail(p, "%s=: '%s' is not a number of seconds from %u to %u", name, value, min, max);
+        *ret_usec = (uint64_t) v * UINT64_C(1000000);
+        return 1;
 }
 
 static int parser_handle(void *user, const char *section, const char *name, const char *value) {
@@ -228,27 +230,13 @@ static int parser_handle(void *user, const char *section, const char *name, cons
                 return 1;
         }
 
-        if (streq(name, "JobLingerSec")) {
-                unsigned long v;
+        if (streq(name, "JobLingerSec"))
+                return parse_seconds(p, name, value, 0, JOB_LINGER_SEC_MAX, &c->job_linger_usec);
 
-                if (parse_seconds(value, 0, JOB_LINGER_SEC_MAX, &v) < 0)
-                        return parser_fail(p, "JobLingerSec=: '%s' is not a number of seconds from 0 to %u",
-                                           value, JOB_LINGER_SEC_MAX);
-                c->job_linger_usec = (uint64_t) v * UINT64_C(1000000);
-                return 1;
-        }
-
-        if (streq(name, "ModuleTimeoutSec")) {
-                unsigned long v;
-
-                /* Not 0: a module that never answers must not keep
-                 * jetond off the bus (registry.c). */
-                if (parse_seconds(value, 1, MODULE_TIMEOUT_SEC_MAX, &v) < 0)
-                        return parser_fail(p, "ModuleTimeoutSec=: '%s' is not a number of seconds from 1 to %u",
-                                           value, MODULE_TIMEOUT_SEC_MAX);
-                c->module_timeout_usec = (uint64_t) v * UINT64_C(1000000);
-                return 1;
-        }
+        /* Not 0: a module that never answers must not keep jetond off the
+         * bus (registry.c). */
+        if (streq(name, "ModuleTimeoutSec"))
+                return parse_seconds(p, name, value, 1, MODULE_TIMEOUT_SEC_MAX, &c->module_timeout_usec);
 
         if (streq(name, "AdminGroup")) {
                 if (!valid_group_name(value))
