@@ -43,6 +43,7 @@ struct JP11Module {
         void *dl;
         CK_FUNCTION_LIST_PTR f;
         bool initialized_by_us;         /* false: CKR_CRYPTOKI_ALREADY_INITIALIZED */
+        bool settling;                  /* in C_Initialize or C_Finalize, under registry_lock */
         JP11ModuleInfo info;
 
         pthread_mutex_t lock;
@@ -62,8 +63,23 @@ struct JP11Session {
         bool logged_in;
 };
 
+/* The loaded modules, shared by function list. registry_lock is never held
+ * across a call into a module: a module that hangs in C_Initialize must not
+ * stop another from loading. Meanwhile its entry is 'settling', and only a
+ * loader of that same module waits (on registry_cond) for it. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t registry_cond = PTHREAD_COND_INITIALIZER;
 static JP11Module *registry;
+
+/* Under registry_lock. */
+static void registry_remove(JP11Module *m) {
+        for (JP11Module **i = &registry; *i; i = &(*i)->next)
+                if (*i == m) {
+                        *i = m->next;
+                        break;
+                }
+        pthread_cond_broadcast(&registry_cond);
+}
 
 void jp11_copy_padded(char *out, size_t out_size, const unsigned char *field, size_t len) {
         if (out_size == 0)
@@ -245,16 +261,26 @@ static int module_open(const char *path, JP11Module **ret, JP11Error *error) {
                 return module_error(error, rv, path, "getting the function list");
         }
 
-        /* Already loaded through another JP11Module: share it. */
+        /* Already loaded through another JP11Module: share it, once its
+         * C_Initialize (or a C_Finalize under way) is over. */
         pthread_mutex_lock(&registry_lock);
-        for (JP11Module *i = registry; i; i = i->next)
-                if (i->f == m->f) {
+        for (JP11Module *i = registry; i;)
+                if (i->f != m->f)
+                        i = i->next;
+                else if (i->settling) {
+                        pthread_cond_wait(&registry_cond, &registry_lock);
+                        i = registry;   /* the list may have changed */
+                } else {
                         i->n_ref++;
                         pthread_mutex_unlock(&registry_lock);
                         module_free(m); /* drops our extra dlopen reference */
                         *ret = i;
                         return 0;
                 }
+        m->settling = true;
+        m->next = registry;
+        registry = m;
+        pthread_mutex_unlock(&registry_lock);
 
         rv = module_initialize(m);
         if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
@@ -262,20 +288,19 @@ static int module_open(const char *path, JP11Module **ret, JP11Error *error) {
                  * initialisation: finalizing would pull the module from
                  * under them, so we never do. */
                 m->initialized_by_us = false;
-        else if (rv != CKR_OK) {
-                pthread_mutex_unlock(&registry_lock);
-                module_free(m);
-                return module_error(error, rv, path, "initialising the module");
-        } else
+        else if (rv == CKR_OK)
                 m->initialized_by_us = true;
+        else {
+                r = module_error(error, rv, path, "initialising the module");
+                goto fail;
+        }
 
         rv = m->f->C_GetInfo(&info);
         if (rv != CKR_OK) {
+                r = module_error(error, rv, path, "reading the module information");
                 if (m->initialized_by_us)
                         (void) m->f->C_Finalize(NULL);
-                pthread_mutex_unlock(&registry_lock);
-                module_free(m);
-                return module_error(error, rv, path, "reading the module information");
+                goto fail;
         }
         jp11_copy_padded(m->info.manufacturer, sizeof m->info.manufacturer, info.manufacturerID,
                          sizeof info.manufacturerID);
@@ -286,12 +311,20 @@ static int module_open(const char *path, JP11Module **ret, JP11Error *error) {
         m->info.cryptoki_major = info.cryptokiVersion.major;
         m->info.cryptoki_minor = info.cryptokiVersion.minor;
 
-        m->next = registry;
-        registry = m;
+        pthread_mutex_lock(&registry_lock);
+        m->settling = false;
+        pthread_cond_broadcast(&registry_cond);
         pthread_mutex_unlock(&registry_lock);
 
         *ret = m;
         return 0;
+
+fail:
+        pthread_mutex_lock(&registry_lock);
+        registry_remove(m);
+        pthread_mutex_unlock(&registry_lock);
+        module_free(m);
+        return r;
 }
 
 int jp11_module_load(const char *path, JP11Module **ret, JP11Error *error) {
@@ -309,13 +342,16 @@ JP11Module *jp11_module_unload(JP11Module *m) {
                 pthread_mutex_unlock(&registry_lock);
                 return NULL;
         }
-        for (JP11Module **i = &registry; *i; i = &(*i)->next)
-                if (*i == m) {
-                        *i = m->next;
-                        break;
-                }
+        /* Stays listed while it finalizes, so that a new loader of the same
+         * module waits instead of initialising it under our C_Finalize. */
+        m->settling = true;
+        pthread_mutex_unlock(&registry_lock);
+
         if (m->initialized_by_us)
                 (void) m->f->C_Finalize(NULL);
+
+        pthread_mutex_lock(&registry_lock);
+        registry_remove(m);
         pthread_mutex_unlock(&registry_lock);
 
         return module_free(m);

@@ -392,17 +392,41 @@ class TestDetect(JetondTestCase):
         self.assertEqual(set(c.tokens()), {path_of('holder-2')})
         self.assertIn(f'Failed to load PKCS#11 module {missing}', j.log_text())
 
-    def test_module_that_hangs(self):
-        """A module whose call does not return stalls only itself."""
-        # SoftHSM as a module of its own next to the fixture. The fixture
-        # forwards to SoftHSM as well, and dlopen() of the same file would
-        # hand both the same instance, which each would finalize under the
-        # other (at a rescan): a copy is a second instance, as a vendor
-        # module next to OpenSC is.
+    def softhsm_beside(self):
+        """SoftHSM as a module of its own next to the fixture. The fixture
+        forwards to SoftHSM as well, and dlopen() of the same file would hand
+        both the same instance, which each would finalize under the other (at
+        a rescan): a copy is a second instance, as a vendor module next to
+        OpenSC is."""
         softhsm = bed.dir / 'softhsm-direct' / 'libsofthsm2.so'
         softhsm.parent.mkdir(exist_ok=True)
         shutil.copyfile(tb.SOFTHSM_MODULE, softhsm)
-        softhsm, fixture = str(softhsm), bed.fixture.module_path
+        return str(softhsm)
+
+    def test_module_that_hangs_loading(self):
+        """A module stuck in C_Initialize does not keep another from loading."""
+        softhsm, fixture = self.softhsm_beside(), bed.fixture.module_path
+        self.addCleanup(bed.fixture.clear_faults)
+        bed.fixture.hold('C_Initialize')
+        timeout = 2 * jt.SLOW * (2 if jt.sanitized() else 1)
+        # jetond takes its name once the fixture is declared stuck.
+        j = self.start_jetond([fixture, softhsm], f'ModuleTimeoutSec={timeout}\n')
+        c = self.client()
+        self.assertEqual([(p, s) for p, s, _ in c.manager('Modules')],
+                         [(fixture, 'not-responding'), (softhsm, 'loaded')])
+        tokens = c.tokens()
+        self.assertLessEqual({'holder-1', 'holder-2', 'holder-3'}, {t['Label'] for t in tokens.values()})
+        self.assertEqual({t['Module'] for t in tokens.values()}, {softhsm})
+
+        mark = c.mark()
+        bed.fixture.release('C_Initialize')
+        c.wait_manager_property('Modules', lambda v: [(p, s) for p, s, _ in v] == [(fixture, 'loaded'),
+                                                                                  (softhsm, 'loaded')], mark)
+        self.assertEqual(j.stop(bed.bus), 0, j.log_text())
+
+    def test_module_that_hangs(self):
+        """A module whose call does not return stalls only itself."""
+        softhsm, fixture = self.softhsm_beside(), bed.fixture.module_path
         # The fixture reads its config at C_Initialize: the hold is there
         # from the start, and holds only while its gate file exists.
         self.addCleanup(bed.fixture.clear_faults)
