@@ -448,7 +448,9 @@ with tb.Testbed(nreaders=4, bus=True, polkit=True) as bed:
         job = provision(c, order, serial2)
         waiting(job, f'{function} to be called', lambda: bed.fixture.calls(function, jetond.pid))
         if how == 'hold_after':
-            waiting(job, f'the key of {ref}', lambda: keys_of(ref))
+            # Not by polling pkcs11-tool: its C_Login would rewrite the
+            # token's files under SoftHSM in jetond, mid-keygen.
+            waiting(job, f'SoftHSM to answer {function}', lambda: bed.fixture.answered(function, jetond.pid))
         assert len(keys_of(ref)) == (1 if key_at_kill else 0), (function, keys_of(ref))
         recovered = jetond.log_text().count('marked failed')
         restart(kill=function)
@@ -494,6 +496,9 @@ with tb.Testbed(nreaders=4, bus=True, polkit=True) as bed:
         job = install(c, order, sign_csr(csr))
         assert job != '/', job
         waiting(job, 'C_CreateObject to be called', lambda: bed.fixture.calls('C_CreateObject', jetond.pid))
+        if how == 'hold_after':
+            waiting(job, 'SoftHSM to answer C_CreateObject',
+                    lambda: bed.fixture.answered('C_CreateObject', jetond.pid))
         assert c.get(order, ORDER, 'State') == 'certificate-received'
         restart(kill='C_CreateObject')
         started()

@@ -649,6 +649,10 @@ class Fixture:
         return [c for c in calls
                 if (function is None or c[1] == function) and (pid is None or c[0] == pid)]
 
+    def answered(self, function, pid=None):
+        """The calls held by hold_after() that SoftHSM has answered."""
+        return self.calls(f'{function}-answered', pid)
+
     def wait_call(self, function, count=1, pid=None, timeout=DEFAULT_TIMEOUT):
         """Waits until `function` was entered `count` times (by pid)."""
         return wait_for(lambda: len(self.calls(function, pid)) >= count, timeout,
