@@ -136,31 +136,22 @@ StoreAuditRecord *store_audit_record_free(StoreAuditRecord *r) {
         return NULL;
 }
 
-StoreAuditRecord **store_audit_list_free(StoreAuditRecord **l) {
-        if (!l)
-                return NULL;
-        for (StoreAuditRecord **i = l; *i; i++)
-                store_audit_record_free(*i);
-        free(l);
-        return NULL;
-}
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(StoreAuditRecord **, store_audit_list_free);
+DEFINE_STORE_LIST_FREE(store_audit_list_free, StoreAuditRecord, store_audit_record_free);
 
 /* The head: last id and hash (the genesis value for an empty log). */
 static int audit_head_read(Store *s, uint64_t *ret_id, uint8_t ret_hash[HASH_SIZE], StoreError *error) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
         const char *hex;
-        int r, rc;
+        int r;
 
         r = store_prepare(s, "SELECT last_id, last_hash FROM audit_head WHERE one = 1", &st, error);
         if (r < 0)
                 return r;
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
+        r = store_step_row(s, st, SQLITE_OK, "Reading the audit log's head", error);
+        if (r < 0)
+                return r;
+        if (r == 0)
                 return store_error_set(error, -EBADMSG, "%s: the audit log has lost its head record.", s->path);
-        if (rc != SQLITE_ROW)
-                return store_error_sqlite(s, error, rc, "Reading the audit log's head");
 
         *ret_id = store_column_u64(st, 0);
         hex = (const char *) sqlite3_column_text(st, 1);
@@ -222,9 +213,7 @@ int store_audit_append_tx(Store *s, const StoreActor *actor, const StoreAuditEnt
              store_bind_text(insert, 8, rec.result) ?:
              store_bind_text(insert, 9, rec.detail) ?:
              store_bind_text(insert, 10, hex);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Writing the audit record");
-        r = store_step_done(s, insert, "Writing the audit record", error);
+        r = store_step_done(s, insert, rc, "Writing the audit record", error);
         if (r < 0)
                 return r;
 
@@ -232,9 +221,23 @@ int store_audit_append_tx(Store *s, const StoreActor *actor, const StoreAuditEnt
         if (r < 0)
                 return r;
         rc = store_bind_u64(head, 1, rec.id) ?: store_bind_text(head, 2, hex);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Moving the audit log's head");
-        return store_step_done(s, head, "Moving the audit log's head", error);
+        return store_step_done(s, head, rc, "Moving the audit log's head", error);
+}
+
+int store_audit_append_txf(Store *s, const StoreActor *actor, const StoreAuditEntry *e, StoreError *error,
+                           const char *fmt, ...) {
+        _cleanup_free_ char *detail = NULL;
+        StoreAuditEntry entry = *e;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&detail, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return store_error_set(error, -ENOMEM, "Out of memory.");
+        entry.detail = detail;
+        return store_audit_append_tx(s, actor, &entry, error);
 }
 
 int store_audit_append(Store *s, const StoreActor *actor, const StoreAuditEntry *entry, StoreError *error) {
@@ -276,11 +279,12 @@ static int audit_record_read(sqlite3_stmt *st, StoreAuditRecord **ret) {
         return 0;
 }
 
+DEFINE_STORE_ROWS_READER(audit_records_read, StoreAuditRecord, audit_record_read, store_audit_list_free,
+                         "Out of memory.");
+
 int store_audit_list(Store *s, uint64_t after_id, size_t max, StoreAuditRecord ***ret, size_t *ret_n,
                      StoreError *error) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-        _cleanup_(store_audit_list_freep) StoreAuditRecord **l = NULL;
-        size_t n = 0, allocated = 0;
         int r, rc;
 
         r = store_prepare(s, "SELECT " AUDIT_COLUMNS " FROM audit WHERE id > ? ORDER BY id LIMIT ?", &st, error);
@@ -288,34 +292,7 @@ int store_audit_list(Store *s, uint64_t after_id, size_t max, StoreAuditRecord *
                 return r;
         rc = store_bind_u64(st, 1, after_id) ?:
              sqlite3_bind_int64(st, 2, max == 0 || max > INT64_MAX ? -1 : (sqlite3_int64) max);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Reading the audit log");
-
-        l = calloc(1, sizeof(StoreAuditRecord *));
-        if (!l)
-                return store_error_set(error, -ENOMEM, "Out of memory.");
-        allocated = 1;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                if (n + 2 > allocated) {
-                        StoreAuditRecord **m = reallocarray(l, allocated * 2, sizeof(StoreAuditRecord *));
-
-                        if (!m)
-                                return store_error_set(error, -ENOMEM, "Out of memory.");
-                        l = m;
-                        allocated *= 2;
-                }
-                r = audit_record_read(st, &l[n]);
-                if (r < 0)
-                        return store_error_set(error, r, "Out of memory.");
-                l[++n] = NULL;
-        }
-        if (rc != SQLITE_DONE)
-                return store_error_sqlite(s, error, rc, "Reading the audit log");
-
-        if (ret_n)
-                *ret_n = n;
-        *ret = TAKE_PTR(l);
-        return 0;
+        return audit_records_read(s, st, rc, "Reading the audit log", ret, ret_n, error);
 }
 
 int store_audit_head(Store *s, uint64_t *ret_id, char **ret_hash_hex, StoreError *error) {

@@ -22,15 +22,7 @@ StoreBatch *store_batch_free(StoreBatch *b) {
         return NULL;
 }
 
-StoreBatch **store_batch_list_free(StoreBatch **l) {
-        if (!l)
-                return NULL;
-        for (StoreBatch **i = l; *i; i++)
-                store_batch_free(*i);
-        free(l);
-        return NULL;
-}
-DEFINE_TRIVIAL_CLEANUP_FUNC(StoreBatch **, store_batch_list_free);
+DEFINE_STORE_LIST_FREE(store_batch_list_free, StoreBatch, store_batch_free);
 
 StoreBatchAssignment *store_batch_assignment_free(StoreBatchAssignment *a) {
         if (!a)
@@ -46,31 +38,18 @@ StoreBatchAssignment *store_batch_assignment_free(StoreBatchAssignment *a) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(StoreBatchAssignment *, store_batch_assignment_free);
 
-StoreBatchAssignment **store_batch_assignment_list_free(StoreBatchAssignment **l) {
-        if (!l)
-                return NULL;
-        for (StoreBatchAssignment **i = l; *i; i++)
-                store_batch_assignment_free(*i);
-        free(l);
-        return NULL;
-}
-DEFINE_TRIVIAL_CLEANUP_FUNC(StoreBatchAssignment **, store_batch_assignment_list_free);
+DEFINE_STORE_LIST_FREE(store_batch_assignment_list_free, StoreBatchAssignment, store_batch_assignment_free);
 
 static int batch_audit(Store *s, const StoreActor *actor, const char *action, uint64_t batch_id,
                        const char *serial, const char *reference, const char *what, StoreError *error) {
-        _cleanup_free_ char *detail = NULL;
-
-        if (asprintf(&detail, "batch %" PRIu64 ": %s", batch_id, what) < 0)
-                return store_error_set(error, -ENOMEM, "Out of memory.");
-        return store_audit_append_tx(s, actor,
-                                     &(StoreAuditEntry) {
-                                             .action = action,
-                                             .token_serial = serial,
-                                             .order_reference = reference,
-                                             .result = "ok",
-                                             .detail = detail,
-                                     },
-                                     error);
+        return store_audit_append_txf(s, actor,
+                                      &(StoreAuditEntry) {
+                                              .action = action,
+                                              .token_serial = serial,
+                                              .order_reference = reference,
+                                              .result = "ok",
+                                      },
+                                      error, "batch %" PRIu64 ": %s", batch_id, what);
 }
 
 /* Inside the caller's transaction. */
@@ -97,9 +76,7 @@ static int assignment_insert(Store *s, const StoreActor *actor, StoreBatchAssign
              store_bind_text(st, 7, a->detail) ?:
              sqlite3_bind_int(st, 8, a->note) ?:
              store_bind_u64(st, 9, a->updated_usec);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Adding a batch assignment");
-        r = store_step_done(s, st, "Adding a batch assignment", error);
+        r = store_step_done(s, st, rc, "Adding a batch assignment", error);
         if (r < 0)
                 return r;
         a->id = (uint64_t) sqlite3_last_insert_rowid(s->db);
@@ -141,9 +118,7 @@ int store_batch_add(Store *s, const StoreActor *actor, StoreBatch *b, StoreBatch
              store_bind_text(st, 8, b->operator_name) ?:
              store_bind_u64(st, 9, b->created_usec) ?:
              store_bind_u64(st, 10, b->finished_usec);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Adding a batch");
-        r = store_step_done(s, st, "Adding a batch", error);
+        r = store_step_done(s, st, rc, "Adding a batch", error);
         if (r < 0)
                 return r;
         b->id = (uint64_t) sqlite3_last_insert_rowid(s->db);
@@ -183,9 +158,7 @@ int store_batch_update(Store *s, const StoreActor *actor, const StoreBatch *b, S
              store_bind_text(st, 2, b->detail) ?:
              store_bind_u64(st, 3, b->finished_usec) ?:
              store_bind_u64(st, 4, b->id);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Updating a batch");
-        r = store_step_done(s, st, "Updating a batch", error);
+        r = store_step_done(s, st, rc, "Updating a batch", error);
         if (r < 0)
                 return r;
         if (sqlite3_changes(s->db) == 0)
@@ -222,11 +195,11 @@ static int batch_read(sqlite3_stmt *st, StoreBatch **ret) {
         return 0;
 }
 
+DEFINE_STORE_ROWS_READER(batches_read, StoreBatch, batch_read, store_batch_list_free, "Out of memory.");
+
 int store_batch_list(Store *s, StoreBatch ***ret, size_t *ret_n, StoreError *error) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-        _cleanup_(store_batch_list_freep) StoreBatch **l = NULL;
-        size_t n = 0;
-        int r, rc;
+        int r;
 
         if (!ret)
                 return store_error_set(error, -EINVAL, "Nowhere to put the batches.");
@@ -236,27 +209,7 @@ int store_batch_list(Store *s, StoreBatch ***ret, size_t *ret_n, StoreError *err
                           &st, error);
         if (r < 0)
                 return r;
-        l = calloc(1, sizeof(StoreBatch *));
-        if (!l)
-                return store_error_set(error, -ENOMEM, "Out of memory.");
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                StoreBatch **p = reallocarray(l, n + 2, sizeof(StoreBatch *));
-
-                if (!p)
-                        return store_error_set(error, -ENOMEM, "Out of memory.");
-                l = p;
-                l[n + 1] = NULL;
-                r = batch_read(st, &l[n]);
-                if (r < 0)
-                        return store_error_set(error, r, "Out of memory.");
-                n++;
-        }
-        if (rc != SQLITE_DONE)
-                return store_error_sqlite(s, error, rc, "Reading the batches");
-        if (ret_n)
-                *ret_n = n;
-        *ret = TAKE_PTR(l);
-        return 0;
+        return batches_read(s, st, SQLITE_OK, "Reading the batches", ret, ret_n, error);
 }
 
 int store_batch_assignment_add(Store *s, const StoreActor *actor, StoreBatchAssignment *a, StoreError *error) {
@@ -297,9 +250,7 @@ int store_batch_assignment_update(Store *s, const StoreActor *actor, const Store
              store_bind_text(st, 5, a->detail) ?:
              store_bind_u64(st, 6, store_now_usec()) ?:
              store_bind_u64(st, 7, a->id);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Updating a batch assignment");
-        r = store_step_done(s, st, "Updating a batch assignment", error);
+        r = store_step_done(s, st, rc, "Updating a batch assignment", error);
         if (r < 0)
                 return r;
         if (sqlite3_changes(s->db) == 0)
@@ -336,12 +287,13 @@ static int assignment_read(sqlite3_stmt *st, StoreBatchAssignment **ret) {
         return 0;
 }
 
+DEFINE_STORE_ROWS_READER(assignments_read, StoreBatchAssignment, assignment_read, store_batch_assignment_list_free,
+                         "Out of memory.");
+
 int store_batch_assignment_list(Store *s, uint64_t batch_id, StoreBatchAssignment ***ret, size_t *ret_n,
                                 StoreError *error) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-        _cleanup_(store_batch_assignment_list_freep) StoreBatchAssignment **l = NULL;
-        size_t n = 0;
-        int r, rc;
+        int r;
 
         if (!ret)
                 return store_error_set(error, -EINVAL, "Nowhere to put the assignments.");
@@ -351,28 +303,6 @@ int store_batch_assignment_list(Store *s, uint64_t batch_id, StoreBatchAssignmen
                           &st, error);
         if (r < 0)
                 return r;
-        rc = store_bind_u64(st, 1, batch_id);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Reading the batch assignments");
-        l = calloc(1, sizeof(StoreBatchAssignment *));
-        if (!l)
-                return store_error_set(error, -ENOMEM, "Out of memory.");
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                StoreBatchAssignment **p = reallocarray(l, n + 2, sizeof(StoreBatchAssignment *));
-
-                if (!p)
-                        return store_error_set(error, -ENOMEM, "Out of memory.");
-                l = p;
-                l[n + 1] = NULL;
-                r = assignment_read(st, &l[n]);
-                if (r < 0)
-                        return store_error_set(error, r, "Out of memory.");
-                n++;
-        }
-        if (rc != SQLITE_DONE)
-                return store_error_sqlite(s, error, rc, "Reading the batch assignments");
-        if (ret_n)
-                *ret_n = n;
-        *ret = TAKE_PTR(l);
-        return 0;
+        return assignments_read(s, st, store_bind_u64(st, 1, batch_id), "Reading the batch assignments", ret,
+                                ret_n, error);
 }

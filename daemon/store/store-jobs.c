@@ -22,16 +22,7 @@ StoreJob *store_job_free(StoreJob *j) {
         return NULL;
 }
 
-StoreJob **store_job_list_free(StoreJob **l) {
-        if (!l)
-                return NULL;
-        for (StoreJob **i = l; *i; i++)
-                store_job_free(*i);
-        free(l);
-        return NULL;
-}
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(StoreJob **, store_job_list_free);
+DEFINE_STORE_LIST_FREE(store_job_list_free, StoreJob, store_job_free);
 
 #define JOB_COLUMNS \
         "id, kind, token_serial, order_reference, state, stage, percent, result, error, created_usec, updated_usec"
@@ -60,6 +51,8 @@ static int job_read(sqlite3_stmt *st, StoreJob **ret) {
         return 0;
 }
 
+DEFINE_STORE_ROWS_READER(jobs_read, StoreJob, job_read, store_job_list_free, "Out of memory.");
+
 static int job_check(const StoreJob *job, StoreError *error) {
         if (!job || isempty(job->kind) || isempty(job->state))
                 return store_error_set(error, -EINVAL, "A job needs a kind and a state.");
@@ -70,40 +63,27 @@ static int job_check(const StoreJob *job, StoreError *error) {
 
 static int job_audit(Store *s, const StoreActor *actor, const char *action, uint64_t id, const StoreJob *job,
                      const char *change, const char *result, StoreError *error) {
-        _cleanup_free_ char *detail = NULL;
-
-        if (asprintf(&detail, "job %" PRIu64 " %s: %s%s%s%s%s%s%s", id, job->kind, change,
-                     job->stage ? ", stage " : "", strempty(job->stage),
-                     job->result ? ", result " : "", strempty(job->result),
-                     job->error_message ? ", error: " : "", strempty(job->error_message)) < 0)
-                return store_error_set(error, -ENOMEM, "Out of memory.");
-        return store_audit_append_tx(s, actor,
-                                     &(StoreAuditEntry) {
-                                             .action = action,
-                                             .token_serial = job->token_serial,
-                                             .order_reference = job->order_reference,
-                                             .result = result,
-                                             .detail = detail,
-                                     },
-                                     error);
+        return store_audit_append_txf(s, actor,
+                                      &(StoreAuditEntry) {
+                                              .action = action,
+                                              .token_serial = job->token_serial,
+                                              .order_reference = job->order_reference,
+                                              .result = result,
+                                      },
+                                      error, "job %" PRIu64 " %s: %s%s%s%s%s%s%s", id, job->kind, change,
+                                      job->stage ? ", stage " : "", strempty(job->stage),
+                                      job->result ? ", result " : "", strempty(job->result),
+                                      job->error_message ? ", error: " : "", strempty(job->error_message));
 }
 
 static int order_exists(Store *s, const char *reference, StoreError *error) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-        int r, rc;
+        int r;
 
         r = store_prepare(s, "SELECT 1 FROM orders WHERE reference = ?", &st, error);
         if (r < 0)
                 return r;
-        rc = store_bind_text(st, 1, reference);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Reading an order");
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return store_error_set(error, -ENOENT, "No order '%s'.", reference);
-        if (rc != SQLITE_ROW)
-                return store_error_sqlite(s, error, rc, "Reading an order");
-        return 0;
+        return store_step_order(s, st, reference, error);
 }
 
 int store_job_add(Store *s, const StoreActor *actor, const StoreJob *job, uint64_t *ret_id, StoreError *error) {
@@ -142,9 +122,7 @@ int store_job_add(Store *s, const StoreActor *actor, const StoreJob *job, uint64
              store_bind_text(st, 8, job->error_message) ?:
              store_bind_u64(st, 9, now) ?:
              store_bind_u64(st, 10, now);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Adding a job");
-        r = store_step_done(s, st, "Adding a job", error);
+        r = store_step_done(s, st, rc, "Adding a job", error);
         if (r < 0)
                 return r;
         id = (uint64_t) sqlite3_last_insert_rowid(s->db);
@@ -164,19 +142,16 @@ int store_job_add(Store *s, const StoreActor *actor, const StoreJob *job, uint64
 
 static int job_get(Store *s, uint64_t id, StoreJob **ret, StoreError *error) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-        int r, rc;
+        int r;
 
         r = store_prepare(s, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?", &st, error);
         if (r < 0)
                 return r;
-        rc = store_bind_u64(st, 1, id);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Reading a job");
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
+        r = store_step_row(s, st, store_bind_u64(st, 1, id), "Reading a job", error);
+        if (r < 0)
+                return r;
+        if (r == 0)
                 return store_error_set(error, -ENOENT, "No job %" PRIu64 ".", id);
-        if (rc != SQLITE_ROW)
-                return store_error_sqlite(s, error, rc, "Reading a job");
         r = job_read(st, ret);
         if (r < 0)
                 return store_error_set(error, r, "Out of memory.");
@@ -191,9 +166,7 @@ int store_job_get(Store *s, uint64_t id, StoreJob **ret, StoreError *error) {
 
 int store_job_list(Store *s, const char *state, StoreJob ***ret, size_t *ret_n, StoreError *error) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-        _cleanup_(store_job_list_freep) StoreJob **l = NULL;
-        size_t n = 0, allocated = 1;
-        int r, rc;
+        int r;
 
         if (!ret)
                 return store_error_set(error, -EINVAL, "Nowhere to put the jobs.");
@@ -202,34 +175,18 @@ int store_job_list(Store *s, const char *state, StoreJob ***ret, size_t *ret_n, 
                           error);
         if (r < 0)
                 return r;
-        rc = store_bind_text(st, 1, state);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Listing jobs");
+        return jobs_read(s, st, store_bind_text(st, 1, state), "Listing jobs", ret, ret_n, error);
+}
 
-        l = calloc(allocated, sizeof(StoreJob *));
-        if (!l)
-                return store_error_set(error, -ENOMEM, "Out of memory.");
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                if (n + 2 > allocated) {
-                        StoreJob **m = reallocarray(l, allocated * 2, sizeof(StoreJob *));
+/* Begins the transaction of a change to job id (*ret_tx, which the caller's
+ * cleanup rolls back) and reads the job as it was. */
+static int job_change_begin(Store *s, uint64_t id, Store **ret_tx, StoreJob **ret_old, StoreError *error) {
+        int r;
 
-                        if (!m)
-                                return store_error_set(error, -ENOMEM, "Out of memory.");
-                        l = m;
-                        allocated *= 2;
-                }
-                r = job_read(st, &l[n]);
-                if (r < 0)
-                        return store_error_set(error, r, "Out of memory.");
-                l[++n] = NULL;
-        }
-        if (rc != SQLITE_DONE)
-                return store_error_sqlite(s, error, rc, "Listing jobs");
-
-        if (ret_n)
-                *ret_n = n;
-        *ret = TAKE_PTR(l);
-        return 0;
+        r = store_begin(s, ret_tx, error);
+        if (r < 0)
+                return r;
+        return job_get(s, id, ret_old, error);
 }
 
 int store_job_update(Store *s, const StoreActor *actor, const StoreJob *job, StoreError *error) {
@@ -243,10 +200,7 @@ int store_job_update(Store *s, const StoreActor *actor, const StoreJob *job, Sto
         if (r < 0)
                 return r;
 
-        r = store_begin(s, &tx, error);
-        if (r < 0)
-                return r;
-        r = job_get(s, job->id, &old, error);
+        r = job_change_begin(s, job->id, &tx, &old, error);
         if (r < 0)
                 return r;
 
@@ -264,9 +218,7 @@ int store_job_update(Store *s, const StoreActor *actor, const StoreJob *job, Sto
              store_bind_text(st, 6, job->error_message) ?:
              store_bind_u64(st, 7, store_now_usec()) ?:
              store_bind_u64(st, 8, job->id);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Updating a job");
-        r = store_step_done(s, st, "Updating a job", error);
+        r = store_step_done(s, st, rc, "Updating a job", error);
         if (r < 0)
                 return r;
 
@@ -292,22 +244,16 @@ int store_job_remove(Store *s, const StoreActor *actor, uint64_t id, StoreError 
         _cleanup_(store_rollbackp) Store *tx = NULL;
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
         _cleanup_(store_job_freep) StoreJob *old = NULL;
-        int r, rc;
+        int r;
 
-        r = store_begin(s, &tx, error);
-        if (r < 0)
-                return r;
-        r = job_get(s, id, &old, error);
+        r = job_change_begin(s, id, &tx, &old, error);
         if (r < 0)
                 return r;
 
         r = store_prepare(s, "DELETE FROM jobs WHERE id = ?", &st, error);
         if (r < 0)
                 return r;
-        rc = store_bind_u64(st, 1, id);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Removing a job");
-        r = store_step_done(s, st, "Removing a job", error);
+        r = store_step_done(s, st, store_bind_u64(st, 1, id), "Removing a job", error);
         if (r < 0)
                 return r;
 

@@ -24,6 +24,17 @@ static const char *yes_no(bool b) {
 
 /* ---- reading ------------------------------------------------------------- */
 
+int store_step_order(Store *s, sqlite3_stmt *st, const char *reference, StoreError *error) {
+        int r;
+
+        r = store_step_row(s, st, store_bind_text(st, 1, reference), "Reading an order", error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return store_error_set(error, -ENOENT, "No order '%s'.", reference);
+        return 0;
+}
+
 /* The order and its current key, request and certificate. */
 #define ORDER_SELECT                                                                                  \
         "SELECT o.reference, o.ca, o.product, o.profile, o.validity_years, "                          \
@@ -85,7 +96,7 @@ static int order_read(sqlite3_stmt *st, Order **ret) {
 
 int store_order_get(Store *s, const char *reference, Order **ret, StoreError *error) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-        int r, rc;
+        int r;
 
         if (!reference || !ret)
                 return store_error_set(error, -EINVAL, "No order reference given.");
@@ -93,14 +104,9 @@ int store_order_get(Store *s, const char *reference, Order **ret, StoreError *er
         r = store_prepare(s, ORDER_SELECT "WHERE o.reference = ?", &st, error);
         if (r < 0)
                 return r;
-        rc = store_bind_text(st, 1, reference);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Reading an order");
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return store_error_set(error, -ENOENT, "No order '%s'.", reference);
-        if (rc != SQLITE_ROW)
-                return store_error_sqlite(s, error, rc, "Reading an order");
+        r = store_step_order(s, st, reference, error);
+        if (r < 0)
+                return r;
 
         r = order_read(st, ret);
         if (r < 0)
@@ -108,22 +114,12 @@ int store_order_get(Store *s, const char *reference, Order **ret, StoreError *er
         return 0;
 }
 
-Order **store_order_list_free(Order **l) {
-        if (!l)
-                return NULL;
-        for (Order **i = l; *i; i++)
-                order_free(*i);
-        free(l);
-        return NULL;
-}
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(Order **, store_order_list_free);
+DEFINE_STORE_LIST_FREE(store_order_list_free, Order, order_free);
+DEFINE_STORE_ROWS_READER(orders_read, Order, order_read, store_order_list_free, "Reading an order failed: %m");
 
 int store_order_list(Store *s, OrderState filter, Order ***ret, size_t *ret_n, StoreError *error) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-        _cleanup_(store_order_list_freep) Order **l = NULL;
-        size_t n = 0, allocated = 1;
-        int r, rc;
+        int r;
 
         if (!ret || filter >= _ORDER_STATE_MAX || filter < _ORDER_STATE_INVALID)
                 return store_error_set(error, -EINVAL, "Invalid order state filter.");
@@ -131,34 +127,8 @@ int store_order_list(Store *s, OrderState filter, Order ***ret, size_t *ret_n, S
         r = store_prepare(s, ORDER_SELECT "WHERE ?1 IS NULL OR o.state = ?1 ORDER BY o.rowid", &st, error);
         if (r < 0)
                 return r;
-        rc = store_bind_text(st, 1, filter < 0 ? NULL : order_state_to_string(filter));
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Listing orders");
-
-        l = calloc(allocated, sizeof(Order *));
-        if (!l)
-                return store_error_set(error, -ENOMEM, "Out of memory.");
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                if (n + 2 > allocated) {
-                        Order **m = reallocarray(l, allocated * 2, sizeof(Order *));
-
-                        if (!m)
-                                return store_error_set(error, -ENOMEM, "Out of memory.");
-                        l = m;
-                        allocated *= 2;
-                }
-                r = order_read(st, &l[n]);
-                if (r < 0)
-                        return store_error_set(error, r, "Reading an order failed: %m");
-                l[++n] = NULL;
-        }
-        if (rc != SQLITE_DONE)
-                return store_error_sqlite(s, error, rc, "Listing orders");
-
-        if (ret_n)
-                *ret_n = n;
-        *ret = TAKE_PTR(l);
-        return 0;
+        return orders_read(s, st, store_bind_text(st, 1, filter < 0 ? NULL : order_state_to_string(filter)),
+                           "Listing orders", ret, ret_n, error);
 }
 
 /* ---- adding -------------------------------------------------------------- */
@@ -197,34 +167,24 @@ static int order_insert(Store *s, const Order *o, uint64_t now, StoreError *erro
              store_bind_text(st, 13, o->organisation.vat) ?:
              store_bind_u64(st, 14, now) ?:
              store_bind_u64(st, 15, now);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Adding an order");
-
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+        r = store_step_done(s, st, rc, "Adding an order", error);
+        if (r == -EEXIST)       /* a primary key or unique constraint; binding never says so */
                 return store_error_set(error, -EEXIST, "Order '%s' already exists.", o->reference);
-        if (rc != SQLITE_DONE)
-                return store_error_sqlite(s, error, rc, "Adding an order");
-        return 0;
+        return r;
 }
 
 /* What identifies the order in the audit log; the holder's name stays out of
  * an append-only log. */
 static int order_audit_add(Store *s, const StoreActor *actor, const Order *o, const char *action,
                            StoreError *error) {
-        _cleanup_free_ char *detail = NULL;
-
-        if (asprintf(&detail, "ca=%s product=%s profile=%s validity=%uy", strna(o->ca), strna(o->product),
-                     strna(o->profile), o->validity_years) < 0)
-                return store_error_set(error, -ENOMEM, "Out of memory.");
-        return store_audit_append_tx(s, actor,
-                                     &(StoreAuditEntry) {
-                                             .action = action,
-                                             .order_reference = o->reference,
-                                             .result = "ok",
-                                             .detail = detail,
-                                     },
-                                     error);
+        return store_audit_append_txf(s, actor,
+                                      &(StoreAuditEntry) {
+                                              .action = action,
+                                              .order_reference = o->reference,
+                                              .result = "ok",
+                                      },
+                                      error, "ca=%s product=%s profile=%s validity=%uy", strna(o->ca),
+                                      strna(o->product), strna(o->profile), o->validity_years);
 }
 
 int store_order_add(Store *s, const StoreActor *actor, const Order *o, StoreError *error) {
@@ -304,7 +264,7 @@ static void order_row_done(OrderRow *row) {
 static int order_row_read(Store *s, const char *reference, OrderRow *ret, StoreError *error) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
         _cleanup_free_ char *state = NULL;
-        int r, rc;
+        int r;
 
         if (!reference || !reference[0])
                 return store_error_set(error, -EINVAL, "No order reference given.");
@@ -315,14 +275,9 @@ static int order_row_read(Store *s, const char *reference, OrderRow *ret, StoreE
                           &st, error);
         if (r < 0)
                 return r;
-        rc = store_bind_text(st, 1, reference);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Reading an order");
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return store_error_set(error, -ENOENT, "No order '%s'.", reference);
-        if (rc != SQLITE_ROW)
-                return store_error_sqlite(s, error, rc, "Reading an order");
+        r = store_step_order(s, st, reference, error);
+        if (r < 0)
+                return r;
 
         r = store_column_strdup(st, 0, &state);
         if (r < 0)
@@ -347,13 +302,35 @@ static int check_transition(const char *reference, OrderState from, OrderState t
         return 0;
 }
 
-/* Moves the order to 'to' and writes the audit record of the move. */
-static int order_update_state(Store *s, const StoreActor *actor, const char *reference, const OrderRow *row,
-                              OrderState to, const char *failed_step, const char *failed_reason,
-                              int64_t key_id, const char *action, const char *detail, StoreError *error) {
+/* A change of state is
+ *
+ *   _cleanup_(store_rollbackp) Store *tx = NULL;
+ *   _cleanup_(order_row_done) OrderRow row = {};
+ *   r = order_change_begin(s, &tx, reference, to, &row, error);
+ *   ... what the new state records ...
+ *   return order_change_commit(&tx, actor, reference, &row, to, ...);
+ *
+ * order_change_begin() begins the transaction and reads the order, which
+ * must be allowed to become 'to'. */
+static int order_change_begin(Store *s, Store **ret_tx, const char *reference, OrderState to, OrderRow *ret,
+                              StoreError *error) {
+        int r;
+
+        r = store_begin(s, ret_tx, error);
+        if (r < 0)
+                return r;
+        r = order_row_read(s, reference, ret, error);
+        if (r < 0)
+                return r;
+        return check_transition(reference, ret->state, to, error);
+}
+
+/* Moves the order to 'to', writes the audit record of the move and commits. */
+static int order_change_commit(Store **tx, const StoreActor *actor, const char *reference, const OrderRow *row,
+                               OrderState to, const char *failed_step, const char *failed_reason,
+                               int64_t key_id, const char *action, const char *detail, StoreError *error) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-        _cleanup_free_ char *text = NULL;
-        const char *result;
+        Store *s = *tx;
         int r, rc;
 
         r = store_prepare(s,
@@ -368,25 +345,23 @@ static int order_update_state(Store *s, const StoreActor *actor, const char *ref
              (key_id > 0 ? sqlite3_bind_int64(st, 4, key_id) : sqlite3_bind_null(st, 4)) ?:
              store_bind_u64(st, 5, store_now_usec()) ?:
              store_bind_text(st, 6, reference);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Changing an order's state");
-        r = store_step_done(s, st, "Changing an order's state", error);
+        r = store_step_done(s, st, rc, "Changing an order's state", error);
         if (r < 0)
                 return r;
 
-        if (asprintf(&text, "%s -> %s%s%s", order_state_to_string(row->state), order_state_to_string(to),
-                     detail ? ": " : "", strempty(detail)) < 0)
-                return store_error_set(error, -ENOMEM, "Out of memory.");
-        result = to == ORDER_FAILED ? "failed" : to == ORDER_CANCELLED ? "cancelled" : "ok";
-        return store_audit_append_tx(s, actor,
-                                     &(StoreAuditEntry) {
-                                             .action = action,
-                                             .token_serial = row->token_serial,
-                                             .order_reference = reference,
-                                             .result = result,
-                                             .detail = text,
-                                     },
-                                     error);
+        r = store_audit_append_txf(s, actor,
+                                   &(StoreAuditEntry) {
+                                           .action = action,
+                                           .token_serial = row->token_serial,
+                                           .order_reference = reference,
+                                           .result = to == ORDER_FAILED ? "failed" :
+                                                     to == ORDER_CANCELLED ? "cancelled" : "ok",
+                                   },
+                                   error, "%s -> %s%s%s", order_state_to_string(row->state),
+                                   order_state_to_string(to), detail ? ": " : "", strempty(detail));
+        if (r < 0)
+                return r;
+        return store_commit(tx, error);
 }
 
 int store_order_set_state(Store *s, const StoreActor *actor, const char *reference, OrderState state,
@@ -422,23 +397,14 @@ int store_order_set_state(Store *s, const StoreActor *actor, const char *referen
                 return store_error_set(error, -EINVAL, "Invalid order state %i.", (int) state);
         }
 
-        r = store_begin(s, &tx, error);
-        if (r < 0)
-                return r;
-        r = order_row_read(s, reference, &row, error);
-        if (r < 0)
-                return r;
-        r = check_transition(reference, row.state, state, error);
+        r = order_change_begin(s, &tx, reference, state, &row, error);
         if (r < 0)
                 return r;
 
         /* Back to pending is a retry from the start: the next key is a new
          * one. The old key stays in 'keys' (it may still be on a token). */
-        r = order_update_state(s, actor, reference, &row, state, failed_step, failed_reason,
-                               state == ORDER_PENDING ? 0 : row.key_id, "order-state", detail, error);
-        if (r < 0)
-                return r;
-        return store_commit(&tx, error);
+        return order_change_commit(&tx, actor, reference, &row, state, failed_step, failed_reason,
+                                   state == ORDER_PENDING ? 0 : row.key_id, "order-state", detail, error);
 }
 
 int store_order_record_key(Store *s, const StoreActor *actor, const char *reference, const StoreKeyRecord *key,
@@ -459,13 +425,7 @@ int store_order_record_key(Store *s, const StoreActor *actor, const char *refere
         if (isempty(csr_pem) || !strstr(csr_pem, "-----BEGIN ") || !strstr(csr_pem, "CERTIFICATE REQUEST-----"))
                 return store_error_set(error, -EINVAL, "A key needs its certificate request, in PEM.");
 
-        r = store_begin(s, &tx, error);
-        if (r < 0)
-                return r;
-        r = order_row_read(s, reference, &row, error);
-        if (r < 0)
-                return r;
-        r = check_transition(reference, row.state, ORDER_KEY_GENERATED, error);
+        r = order_change_begin(s, &tx, reference, ORDER_KEY_GENERATED, &row, error);
         if (r < 0)
                 return r;
 
@@ -487,9 +447,7 @@ int store_order_record_key(Store *s, const StoreActor *actor, const char *refere
              sqlite3_bind_int(ins_key, 9, key->evidence.always_sensitive) ?:
              sqlite3_bind_int(ins_key, 10, key->evidence.never_extractable) ?:
              store_bind_u64(ins_key, 11, now);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Recording a key");
-        r = store_step_done(s, ins_key, "Recording a key", error);
+        r = store_step_done(s, ins_key, rc, "Recording a key", error);
         if (r < 0)
                 return r;
         key_id = sqlite3_last_insert_rowid(s->db);
@@ -503,9 +461,7 @@ int store_order_record_key(Store *s, const StoreActor *actor, const char *refere
              store_bind_text(ins_req, 2, reference) ?:
              store_bind_text(ins_req, 3, csr_pem) ?:
              store_bind_u64(ins_req, 4, now);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Recording a certificate request");
-        r = store_step_done(s, ins_req, "Recording a certificate request", error);
+        r = store_step_done(s, ins_req, rc, "Recording a certificate request", error);
         if (r < 0)
                 return r;
 
@@ -522,11 +478,8 @@ int store_order_record_key(Store *s, const StoreActor *actor, const char *refere
                      yes_no(key->evidence.never_extractable)) < 0)
                 return store_error_set(error, -ENOMEM, "Out of memory.");
 
-        r = order_update_state(s, actor, reference, &row, ORDER_KEY_GENERATED, NULL, NULL, key_id, "order-key",
-                               detail, error);
-        if (r < 0)
-                return r;
-        return store_commit(&tx, error);
+        return order_change_commit(&tx, actor, reference, &row, ORDER_KEY_GENERATED, NULL, NULL, key_id,
+                                   "order-key", detail, error);
 }
 
 static void format_time(uint64_t usec, char buf[static 32]) {
@@ -551,13 +504,7 @@ int store_order_record_certificate(Store *s, const StoreActor *actor, const char
         if (!is_lower_hex(cert->serial_hex, false))
                 return store_error_set(error, -EINVAL, "A certificate's serial number is lower-case hex.");
 
-        r = store_begin(s, &tx, error);
-        if (r < 0)
-                return r;
-        r = order_row_read(s, reference, &row, error);
-        if (r < 0)
-                return r;
-        r = check_transition(reference, row.state, ORDER_CERTIFICATE_RECEIVED, error);
+        r = order_change_begin(s, &tx, reference, ORDER_CERTIFICATE_RECEIVED, &row, error);
         if (r < 0)
                 return r;
         if (row.key_id <= 0)    /* every state that leads here has a key */
@@ -577,20 +524,15 @@ int store_order_record_certificate(Store *s, const StoreActor *actor, const char
              store_bind_text(st, 5, cert->serial_hex) ?:
              store_bind_u64(st, 6, cert->not_after_usec) ?:
              store_bind_u64(st, 7, store_now_usec());
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Recording a certificate");
-        r = store_step_done(s, st, "Recording a certificate", error);
+        r = store_step_done(s, st, rc, "Recording a certificate", error);
         if (r < 0)
                 return r;
 
         format_time(cert->not_after_usec, not_after);
         if (asprintf(&detail, "certificate serial %s, not after %s", cert->serial_hex, not_after) < 0)
                 return store_error_set(error, -ENOMEM, "Out of memory.");
-        r = order_update_state(s, actor, reference, &row, ORDER_CERTIFICATE_RECEIVED, NULL, NULL, row.key_id,
-                               "order-certificate", detail, error);
-        if (r < 0)
-                return r;
-        return store_commit(&tx, error);
+        return order_change_commit(&tx, actor, reference, &row, ORDER_CERTIFICATE_RECEIVED, NULL, NULL, row.key_id,
+                                   "order-certificate", detail, error);
 }
 
 int store_order_mark_installed(Store *s, const StoreActor *actor, const char *reference, StoreError *error) {
@@ -601,13 +543,7 @@ int store_order_mark_installed(Store *s, const StoreActor *actor, const char *re
         int64_t cert_id;
         int r, rc;
 
-        r = store_begin(s, &tx, error);
-        if (r < 0)
-                return r;
-        r = order_row_read(s, reference, &row, error);
-        if (r < 0)
-                return r;
-        r = check_transition(reference, row.state, ORDER_INSTALLED, error);
+        r = order_change_begin(s, &tx, reference, ORDER_INSTALLED, &row, error);
         if (r < 0)
                 return r;
 
@@ -615,15 +551,12 @@ int store_order_mark_installed(Store *s, const StoreActor *actor, const char *re
                           &find, error);
         if (r < 0)
                 return r;
-        rc = sqlite3_bind_int64(find, 1, row.key_id);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Reading a certificate");
-        rc = sqlite3_step(find);
-        if (rc == SQLITE_DONE)  /* certificate-received always has one */
+        r = store_step_row(s, find, sqlite3_bind_int64(find, 1, row.key_id), "Reading a certificate", error);
+        if (r < 0)
+                return r;
+        if (r == 0)     /* certificate-received always has one */
                 return store_error_set(error, -EBADMSG, "Order '%s' is %s but has no certificate.", reference,
                                        order_state_to_string(row.state));
-        if (rc != SQLITE_ROW)
-                return store_error_sqlite(s, error, rc, "Reading a certificate");
         cert_id = sqlite3_column_int64(find, 0);
         r = store_column_strdup(find, 1, &serial);
         if (r < 0)
@@ -633,18 +566,13 @@ int store_order_mark_installed(Store *s, const StoreActor *actor, const char *re
         if (r < 0)
                 return r;
         rc = store_bind_u64(mark, 1, store_now_usec()) ?: sqlite3_bind_int64(mark, 2, cert_id);
-        if (rc != SQLITE_OK)
-                return store_error_sqlite(s, error, rc, "Marking a certificate installed");
-        r = store_step_done(s, mark, "Marking a certificate installed", error);
+        r = store_step_done(s, mark, rc, "Marking a certificate installed", error);
         if (r < 0)
                 return r;
 
         if (asprintf(&detail, "certificate serial %s installed on token %s", strna(serial),
                      strna(row.token_serial)) < 0)
                 return store_error_set(error, -ENOMEM, "Out of memory.");
-        r = order_update_state(s, actor, reference, &row, ORDER_INSTALLED, NULL, NULL, row.key_id,
-                               "order-installed", detail, error);
-        if (r < 0)
-                return r;
-        return store_commit(&tx, error);
+        return order_change_commit(&tx, actor, reference, &row, ORDER_INSTALLED, NULL, NULL, row.key_id,
+                                   "order-installed", detail, error);
 }

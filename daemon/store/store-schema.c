@@ -175,14 +175,11 @@ unsigned store_schema_version(void) {
 
 static int pragma_int(Store *s, const char *sql, int64_t *ret, StoreError *error) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
-        int r, rc;
+        int r;
 
-        r = store_prepare(s, sql, &st, error);
+        r = store_query_row(s, sql, &st, error);
         if (r < 0)
                 return r;
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW)
-                return store_error_sqlite(s, error, rc, sql);
         *ret = sqlite3_column_int64(st, 0);
         return 0;
 }

@@ -111,13 +111,44 @@ int store_exec(Store *s, const char *sql, StoreError *error) {
         return 0;
 }
 
-int store_step_done(Store *s, sqlite3_stmt *st, const char *what, StoreError *error) {
+int store_query_row(Store *s, const char *sql, sqlite3_stmt **ret, StoreError *error) {
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
+        int r;
+
+        r = store_prepare(s, sql, &st, error);
+        if (r < 0)
+                return r;
+        r = store_step_row(s, st, SQLITE_OK, sql, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return store_error_sqlite(s, error, SQLITE_DONE, sql);
+        *ret = TAKE_PTR(st);
+        return 0;
+}
+
+int store_step_done(Store *s, sqlite3_stmt *st, int bind_rc, const char *what, StoreError *error) {
         int rc;
 
+        if (bind_rc != SQLITE_OK)
+                return store_error_sqlite(s, error, bind_rc, what);
         rc = sqlite3_step(st);
         if (rc != SQLITE_DONE)
                 return store_error_sqlite(s, error, rc, what);
         return 0;
+}
+
+int store_step_row(Store *s, sqlite3_stmt *st, int bind_rc, const char *what, StoreError *error) {
+        int rc;
+
+        if (bind_rc != SQLITE_OK)
+                return store_error_sqlite(s, error, bind_rc, what);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                return 1;
+        if (rc == SQLITE_DONE)
+                return 0;
+        return store_error_sqlite(s, error, rc, what);
 }
 
 int store_bind_text(sqlite3_stmt *st, int i, const char *v) {
@@ -182,19 +213,27 @@ void store_rollbackp(Store **tx) {
 static int pragma_expect(Store *s, const char *sql, const char *want, StoreError *error) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
         const char *got;
-        int r, rc;
+        int r;
 
-        r = store_prepare(s, sql, &st, error);
+        r = store_query_row(s, sql, &st, error);
         if (r < 0)
                 return r;
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW)
-                return store_error_sqlite(s, error, rc, sql);
         got = (const char *) sqlite3_column_text(st, 0);
         if (!got || strcasecmp(got, want) != 0)
                 return store_error_set(error, -EOPNOTSUPP, "%s: %s answered '%s', not '%s'.", s->path, sql,
                                        got ?: "", want);
         return 0;
+}
+
+/* Sets a pragma, then checks that it took: SQLite ignores what it does not
+ * know. */
+static int pragma_set(Store *s, const char *set, const char *get, const char *want, StoreError *error) {
+        int r;
+
+        r = store_exec(s, set, error);
+        if (r < 0)
+                return r;
+        return pragma_expect(s, get, want, error);
 }
 
 static int store_configure(Store *s, StoreError *error) {
@@ -221,19 +260,13 @@ static int store_configure(Store *s, StoreError *error) {
          * commit returns. Losing it would leave a key on a token that no
          * order knows of. One fsync per commit is cheap next to a key
          * generation that takes seconds. */
-        r = store_exec(s, "PRAGMA synchronous=FULL", error);
-        if (r < 0)
-                return r;
-        r = pragma_expect(s, "PRAGMA synchronous", "2", error);
+        r = pragma_set(s, "PRAGMA synchronous=FULL", "PRAGMA synchronous", "2", error);
         if (r < 0)
                 return r;
 
         /* Per connection, off by default: keys, requests, certificates and
          * jobs must point at orders that exist. */
-        r = store_exec(s, "PRAGMA foreign_keys=ON", error);
-        if (r < 0)
-                return r;
-        return pragma_expect(s, "PRAGMA foreign_keys", "1", error);
+        return pragma_set(s, "PRAGMA foreign_keys=ON", "PRAGMA foreign_keys", "1", error);
 }
 
 int store_open(const char *path, Store **ret, StoreError *error) {

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -154,19 +155,36 @@ static inline void raw_exec_ok(sqlite3 *db, const char *sql) {
         free(msg);
 }
 
+/* Opens the database at path, runs SQL that must succeed, closes it. */
+static inline void raw_exec_at(const char *path, const char *sql) {
+        sqlite3 *db = raw_open(path);
+
+        raw_exec_ok(db, sql);
+        sqlite3_close(db);
+}
+
+/* Prepares the SQL formatted from fmt, which *ret_sql gets (for messages;
+ * the caller frees it). */
+static inline sqlite3_stmt *raw_vprepare(sqlite3 *db, char **ret_sql, const char *fmt, va_list ap) {
+        sqlite3_stmt *st = NULL;
+
+        assert_true(vasprintf(ret_sql, fmt, ap) > 0);
+        if (sqlite3_prepare_v2(db, *ret_sql, -1, &st, NULL) != SQLITE_OK)
+                fail_msg("%s: %s", *ret_sql, sqlite3_errmsg(db));
+        return st;
+}
+
 /* The first column of the first row as an integer (0 when no row). */
 static inline int64_t raw_int(sqlite3 *db, const char *fmt, ...) {
-        sqlite3_stmt *st = NULL;
+        sqlite3_stmt *st;
         char *sql = NULL;
         va_list ap;
         int64_t v = 0;
         int rc;
 
         va_start(ap, fmt);
-        assert_true(vasprintf(&sql, fmt, ap) > 0);
+        st = raw_vprepare(db, &sql, fmt, ap);
         va_end(ap);
-        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-                fail_msg("%s: %s", sql, sqlite3_errmsg(db));
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
                 v = sqlite3_column_int64(st, 0);
@@ -179,15 +197,13 @@ static inline int64_t raw_int(sqlite3 *db, const char *fmt, ...) {
 
 /* The first column of the first row as a malloc'd string (NULL: no row or NULL). */
 static inline char *raw_text(sqlite3 *db, const char *fmt, ...) {
-        sqlite3_stmt *st = NULL;
+        sqlite3_stmt *st;
         char *sql = NULL, *v = NULL;
         va_list ap;
 
         va_start(ap, fmt);
-        assert_true(vasprintf(&sql, fmt, ap) > 0);
+        st = raw_vprepare(db, &sql, fmt, ap);
         va_end(ap);
-        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-                fail_msg("%s: %s", sql, sqlite3_errmsg(db));
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
                 v = strdup((const char *) sqlite3_column_text(st, 0));
         sqlite3_finalize(st);
@@ -201,6 +217,43 @@ static inline int64_t audit_count(const char *path) {
 
         sqlite3_close(db);
         return n;
+}
+
+/* ---- a fixture: a database in a private directory -------------------------- */
+
+typedef struct StoreFixture {
+        char *dir;
+        char *path;             /* dir/jeton.db */
+        Store *store;           /* NULL unless made with open_store */
+        sqlite3 *raw;           /* a second, raw connection; NULL unless made with open_raw */
+} StoreFixture;
+
+/* For a cmocka setup: the directory, and if asked the store opened there
+ * and a raw connection to its database. */
+static inline StoreFixture *store_fixture_new(bool open_store, bool open_raw) {
+        StoreFixture *f = calloc(1, sizeof(StoreFixture));
+        StoreError error = {};
+
+        assert_non_null(f);
+        f->dir = store_test_dir();
+        f->path = store_test_path(f->dir, "jeton.db");
+        if (open_store && store_open(f->path, &f->store, &error) < 0)
+                fail_msg("store_open: %s", error.message);
+        if (open_raw)
+                f->raw = raw_open(f->path);
+        return f;
+}
+
+/* A cmocka teardown for store_fixture_new(). */
+static inline int store_fixture_teardown(void **state) {
+        StoreFixture *f = *state;
+
+        sqlite3_close(f->raw);
+        store_close(f->store);
+        free(f->path);
+        store_test_dir_remove(f->dir);
+        free(f);
+        return 0;
 }
 
 /* ---- the audit chain, from its description -------------------------------- */

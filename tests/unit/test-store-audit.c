@@ -9,26 +9,12 @@
 
 #define N_RECORDS 8
 
-typedef struct Fixture {
-        char *dir;
-        char *path;
-        Store *store;
-        sqlite3 *raw;
-} Fixture;
+typedef StoreFixture Fixture;
 
 static const StoreActor bob = { .uid = 1001, .name = "bob" };
 
 static int setup(void **state) {
-        Fixture *f = calloc(1, sizeof(Fixture));
-        StoreError error = {};
-
-        assert_non_null(f);
-        f->dir = store_test_dir();
-        f->path = store_test_path(f->dir, "jeton.db");
-        if (store_open(f->path, &f->store, &error) < 0)
-                fail_msg("store_open: %s", error.message);
-        f->raw = raw_open(f->path);
-        *state = f;
+        *state = store_fixture_new(true, true);
         return 0;
 }
 
@@ -56,17 +42,6 @@ static int setup_filled(void **state) {
                                        &error) < 0)
                         fail_msg("store_audit_append: %s", error.message);
         }
-        return 0;
-}
-
-static int teardown(void **state) {
-        Fixture *f = *state;
-
-        sqlite3_close(f->raw);
-        store_close(f->store);
-        free(f->path);
-        store_test_dir_remove(f->dir);
-        free(f);
         return 0;
 }
 
@@ -329,24 +304,25 @@ static void test_append_after_cut(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_empty_log_verifies, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_chain_matches_its_description, setup_filled, teardown),
-                cmocka_unit_test_setup_teardown(test_append_validates, setup_filled, teardown),
-                cmocka_unit_test_setup_teardown(test_no_place_for_a_pin, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_triggers_refuse_changes, setup_filled, teardown),
-                cmocka_unit_test_setup_teardown(test_changed_field, setup_filled, teardown),
-                cmocka_unit_test_setup_teardown(test_changed_time, setup_filled, teardown),
-                cmocka_unit_test_setup_teardown(test_changed_null_to_empty, setup_filled, teardown),
-                cmocka_unit_test_setup_teardown(test_changed_field_and_hash, setup_filled, teardown),
-                cmocka_unit_test_setup_teardown(test_changed_hash, setup_filled, teardown),
-                cmocka_unit_test_setup_teardown(test_deleted_row, setup_filled, teardown),
-                cmocka_unit_test_setup_teardown(test_deleted_first_row, setup_filled, teardown),
-                cmocka_unit_test_setup_teardown(test_deleted_and_renumbered, setup_filled, teardown),
-                cmocka_unit_test_setup_teardown(test_deleted_last_row, setup_filled, teardown),
-                cmocka_unit_test_setup_teardown(test_reordered_rows, setup_filled, teardown),
-                cmocka_unit_test_setup_teardown(test_added_row, setup_filled, teardown),
-                cmocka_unit_test_setup_teardown(test_lost_head, setup_filled, teardown),
-                cmocka_unit_test_setup_teardown(test_append_after_cut, setup_filled, teardown),
+                cmocka_unit_test_setup_teardown(test_empty_log_verifies, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_chain_matches_its_description, setup_filled,
+                                                store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_append_validates, setup_filled, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_no_place_for_a_pin, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_triggers_refuse_changes, setup_filled, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_changed_field, setup_filled, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_changed_time, setup_filled, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_changed_null_to_empty, setup_filled, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_changed_field_and_hash, setup_filled, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_changed_hash, setup_filled, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_deleted_row, setup_filled, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_deleted_first_row, setup_filled, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_deleted_and_renumbered, setup_filled, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_deleted_last_row, setup_filled, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_reordered_rows, setup_filled, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_added_row, setup_filled, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_lost_head, setup_filled, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_append_after_cut, setup_filled, store_fixture_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -114,27 +114,11 @@ static const char data_v1[] =
         "  (1, 'CG0001', '" TEST_CERT_PEM "', x'3082', '01', 1798761600000000, 1, 5000, 4000);\n"
         "UPDATE orders SET state = 'installed', key_id = 1, updated_usec = 5000 WHERE reference = 'CG0001';\n";
 
-typedef struct Fixture {
-        char *dir;
-        char *path;
-} Fixture;
+typedef StoreFixture Fixture;
 
+/* The store is opened by each test, over what it made. */
 static int setup(void **state) {
-        Fixture *f = calloc(1, sizeof(Fixture));
-
-        assert_non_null(f);
-        f->dir = store_test_dir();
-        f->path = store_test_path(f->dir, "jeton.db");
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state) {
-        Fixture *f = *state;
-
-        free(f->path);
-        store_test_dir_remove(f->dir);
-        free(f);
+        *state = store_fixture_new(false, false);
         return 0;
 }
 
@@ -274,9 +258,7 @@ static void test_newer_refused(void **state) {
         sqlite3 *db;
 
         make_v1(f, true);
-        db = raw_open(f->path);
-        raw_exec_ok(db, "PRAGMA user_version = 99; CREATE TABLE from_the_future (x)");
-        sqlite3_close(db);
+        raw_exec_at(f->path, "PRAGMA user_version = 99; CREATE TABLE from_the_future (x)");
 
         assert_int_equal(store_open(f->path, &s, &error), -EPROTONOSUPPORT);
         assert_null(s);
@@ -343,9 +325,7 @@ static void test_failed_step_rolls_back(void **state) {
         /* step 2 creates the table jobs, then indexes, one of whose names is
          * taken: the table must go with the failure */
         make_v1(f, true);
-        db = raw_open(f->path);
-        raw_exec_ok(db, "CREATE INDEX jobs_order ON orders(ca)");
-        sqlite3_close(db);
+        raw_exec_at(f->path, "CREATE INDEX jobs_order ON orders(ca)");
 
         assert_true(store_open(f->path, &s, &error) < 0);
         assert_null(s);
@@ -368,13 +348,13 @@ static void test_failed_step_rolls_back(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_new_database_is_latest, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_v1_to_latest, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_empty_v1_to_latest, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_newer_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_not_sqlite_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_failed_step_rolls_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_new_database_is_latest, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_v1_to_latest, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_empty_v1_to_latest, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_newer_refused, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_not_sqlite_refused, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_failed_step_rolls_back, setup, store_fixture_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

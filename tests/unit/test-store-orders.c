@@ -6,34 +6,12 @@
 
 #include "store-test.h"
 
-typedef struct Fixture {
-        char *dir;
-        char *path;
-        Store *store;
-} Fixture;
+typedef StoreFixture Fixture;
 
 static const StoreActor alice = { .uid = 1000, .name = "alice" };
 
 static int setup(void **state) {
-        Fixture *f = calloc(1, sizeof(Fixture));
-        StoreError error = {};
-
-        assert_non_null(f);
-        f->dir = store_test_dir();
-        f->path = store_test_path(f->dir, "jeton.db");
-        if (store_open(f->path, &f->store, &error) < 0)
-                fail_msg("store_open: %s", error.message);
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state) {
-        Fixture *f = *state;
-
-        store_close(f->store);
-        free(f->path);
-        store_test_dir_remove(f->dir);
-        free(f);
+        *state = store_fixture_new(true, false);
         return 0;
 }
 
@@ -639,20 +617,20 @@ static void test_jobs(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_open_creates_private_wal_database, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_add_get_roundtrip, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_add_duplicate_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_add_invalid, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_get_unknown, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_list_filter, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_set_state_follows_the_model, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_record_key, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_full_lifecycle, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_retry_makes_a_new_key, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_import_all_or_nothing, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_audit_failure_undoes_the_operation, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_jobs, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_open_creates_private_wal_database, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_add_get_roundtrip, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_add_duplicate_refused, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_add_invalid, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_get_unknown, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_list_filter, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_set_state_follows_the_model, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_record_key, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_full_lifecycle, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_retry_makes_a_new_key, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_import_all_or_nothing, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_audit_failure_undoes_the_operation, setup, store_fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_jobs, setup, store_fixture_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
