@@ -136,6 +136,18 @@ char **batch_lines_free(char **lines, size_t n) {
         return NULL;
 }
 
+int batch_lines_append(char ***lines, size_t *n, char *line) {
+        char **bigger = line ? realloc(*lines, (*n + 1) * sizeof(char *)) : NULL;
+
+        if (!bigger) {
+                free(line);
+                return -ENOMEM;
+        }
+        *lines = bigger;
+        (*lines)[(*n)++] = line;
+        return 0;
+}
+
 /* Cuts s in place to at most width columns, on a character boundary. */
 static void text_cut(char *s, size_t width) {
         size_t w = 0;
@@ -149,7 +161,7 @@ static void text_cut(char *s, size_t width) {
 
 /* s sanitised, "-" when empty, cut to max columns. */
 static char *cell(const char *s, size_t max) {
-        char *t = text_sanitize(s && *s ? s : "-");
+        char *t = text_cell(s);
 
         if (t && max > 0)
                 text_cut(t, max);
@@ -311,23 +323,5 @@ int batch_assignment_cells(const BatchAssignment *a, size_t n, char ***ret) {
 
 void batch_print_table(FILE *f, const char *const *headers, size_t n_cols, char *const *cells, size_t n_rows,
                        bool legend) {
-        size_t widths[16] = {};
-
-        if (n_cols > ELEMENTSOF(widths))
-                n_cols = ELEMENTSOF(widths);
-        for (size_t j = 0; j < n_cols; j++) {
-                widths[j] = legend ? text_width(headers[j]) : 0;
-                for (size_t i = 0; i < n_rows; i++)
-                        widths[j] = MAX(widths[j], text_width(cells[i * n_cols + j]));
-        }
-        for (size_t i = legend ? 0 : 1; i <= n_rows; i++) {
-                for (size_t j = 0; j < n_cols; j++) {
-                        const char *c = i == 0 ? headers[j] : cells[(i - 1) * n_cols + j];
-
-                        fputs(c, f);
-                        if (j + 1 < n_cols)
-                                pad(f, widths[j] - text_width(c) + 2);
-                }
-                fputc('\n', f);
-        }
+        text_print_table(f, headers, n_cols, cells, n_rows, legend);
 }

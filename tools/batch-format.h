@@ -63,6 +63,9 @@ void batch_reader_line(const BatchReader *r, const BatchAssignment *a, size_t n,
  * *ret is an array of n strings (batch_lines_free()). */
 int batch_format_readers(const ReaderLine *lines, size_t n, size_t columns, char ***ret);
 char **batch_lines_free(char **lines, size_t n);
+/* Appends line to the n lines of *lines; takes line, also on failure (a
+ * NULL line, as from a failed strdup(), is -ENOMEM). */
+int batch_lines_append(char ***lines, size_t *n, char *line);
 
 /* "15:02:11 reader "R" token SERIAL order REF: running generate-key 50%"
  * (local time): what "batch watch" prints per change when its output is
@@ -84,8 +87,6 @@ bool batch_assignment_final(const char *state);
 extern const char *const batch_assignment_headers[BATCH_ASSIGNMENT_COLUMNS];
 int batch_assignment_cells(const BatchAssignment *a, size_t n, char ***ret);
 
-/* A table: columns aligned on the widest cell (two spaces apart, the last
- * one not padded), headers first when legend. cells are n_rows * n_cols,
- * already sanitised. */
+/* The batch verbs' tables: text_print_table() (text.h). */
 void batch_print_table(FILE *f, const char *const *headers, size_t n_cols, char *const *cells, size_t n_rows,
                        bool legend);

@@ -14,16 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <systemd/sd-event.h>
 #include <unistd.h>
 
 #include "batch-format.h"
+#include "bus-signal.h"
+#include "job-follow.h"
 #include "jetonctl.h"
 #include "text.h"
 
 typedef struct Watch {
-        Context *context;
-        sd_event *event;
+        JobFollow follow;       /* the loop; its result is the verb's */
         const char *path;
         char *id;
         BusValue *props;        /* the batch's properties as last known */
@@ -36,15 +36,10 @@ typedef struct Watch {
         size_t n_shown;
         bool tty;
         size_t drawn;           /* lines of the block on the terminal */
-        bool finished;
-        int result;
 } Watch;
 
 static void finish(Watch *w, int result) {
-        if (w->finished)
-                return;
-        w->finished = true;
-        w->result = result;
+        job_follow_finish(&w->follow, result);
 }
 
 static int fail(Watch *w, int r) {
@@ -53,22 +48,8 @@ static int fail(Watch *w, int r) {
         return 0;
 }
 
-static int merge(BusValue *props, BusValue *changed) {
-        _cleanup_(bus_value_freep) BusValue *c = changed;
-        int r;
-
-        if (c->type != BUS_VALUE_OBJECT)
-                return -EBADMSG;
-        for (size_t i = 0; i < c->n; i++) {
-                r = bus_value_set(props, c->keys[i], TAKE_PTR(c->items[i]));
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
 static bool seen_add(Watch *w, const BatchAssignment *a, int *r) {
-        char *key, **bigger;
+        char *key;
 
         *r = 0;
         if (asprintf(&key, "%s\x1f%s\x1f%s", a->reference, a->serial, a->state) < 0) {
@@ -80,15 +61,8 @@ static bool seen_add(Watch *w, const BatchAssignment *a, int *r) {
                         free(key);
                         return false;
                 }
-        bigger = realloc(w->seen, (w->n_seen + 1) * sizeof(char *));
-        if (!bigger) {
-                free(key);
-                *r = -ENOMEM;
-                return false;
-        }
-        w->seen = bigger;
-        w->seen[w->n_seen++] = key;
-        return true;
+        *r = batch_lines_append(&w->seen, &w->n_seen, key);
+        return *r >= 0;
 }
 
 /* The order's key ID, for the line of a token done; NULL if unknown. */
@@ -98,7 +72,7 @@ static char *order_key_id(Watch *w, const char *reference) {
 
         if (sd_bus_path_encode(JETON_ORDER_PREFIX, reference, &path) < 0)
                 return NULL;
-        if (sd_bus_get_property_string(w->context->bus, JETON_BUS_NAME, path, JETON_ORDER_IFACE, "KeyId", NULL,
+        if (sd_bus_get_property_string(w->follow.context->bus, JETON_BUS_NAME, path, JETON_ORDER_IFACE, "KeyId", NULL,
                                        &key) < 0)
                 return NULL;
         return key;
@@ -116,7 +90,6 @@ static int collect_events(Watch *w, char ***lines, size_t *n_lines) {
                 return r;
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *key = NULL;
-                char *line, **bigger;
 
                 if (!batch_assignment_final(a[i].state) || !seen_add(w, a + i, &r)) {
                         if (r < 0)
@@ -127,14 +100,9 @@ static int collect_events(Watch *w, char ***lines, size_t *n_lines) {
                         continue;
                 if (streq(a[i].state, "done"))
                         key = order_key_id(w, a[i].reference);
-                line = batch_format_event(now_usec(), a + i, key);
-                bigger = line ? realloc(*lines, (*n_lines + 1) * sizeof(char *)) : NULL;
-                if (!bigger) {
-                        free(line);
-                        return -ENOMEM;
-                }
-                *lines = bigger;
-                (*lines)[(*n_lines)++] = line;
+                r = batch_lines_append(lines, n_lines, batch_format_event(now_usec(), a + i, key));
+                if (r < 0)
+                        return r;
         }
         return 0;
 }
@@ -168,7 +136,7 @@ static int jobs_refresh(Watch *w) {
                 if (r >= 0)
                         r = bus_value_set(w->jobs, readers[k].job, o);
                 if (r >= 0)
-                        r = sd_bus_call_method_async(w->context->bus, NULL, JETON_BUS_NAME, readers[k].job,
+                        r = sd_bus_call_method_async(w->follow.context->bus, NULL, JETON_BUS_NAME, readers[k].job,
                                                      "org.freedesktop.DBus.Properties", "GetAll", on_job_get_all,
                                                      w, "s", JETON_JOB_IFACE);
                 if (r < 0)
@@ -230,7 +198,7 @@ static void render(Watch *w, char **events, size_t n_events, bool events_first) 
         }
         for (size_t i = 0; events_first && i < n_events; i++)
                 puts(events[i]);
-        if (w->context->progress && !w->tty)
+        if (w->follow.context->progress && !w->tty)
                 /* Plain lines: what changed on the readers, then what it
                  * led to, so the batch's last word is the last line. */
                 for (size_t i = 0; i < n; i++) {
@@ -244,7 +212,7 @@ static void render(Watch *w, char **events, size_t n_events, bool events_first) 
         for (size_t i = 0; !events_first && i < n_events; i++)
                 puts(events[i]);
         /* The block last, below everything. */
-        if (w->context->progress && w->tty && batch_format_readers(lines, n, columns(), &block) >= 0) {
+        if (w->follow.context->progress && w->tty && batch_format_readers(lines, n, columns(), &block) >= 0) {
                 for (size_t i = 0; i < n; i++)
                         puts(block[i]);
                 w->drawn = n;
@@ -288,7 +256,7 @@ static const char *state_verb(const char *state, bool first) {
 /* After any change of the batch: new events, the block, the end. */
 static void update(Watch *w, bool first) {
         _cleanup_free_ char *state = strdup(bus_value_get_string(w->props, "State") ?: "");
-        char **events = NULL, **bigger;
+        char **events = NULL;
         size_t n_events = 0;
         bool end = false;
         uint64_t failed = 0;
@@ -302,17 +270,8 @@ static void update(Watch *w, bool first) {
         if (r >= 0)
                 r = jobs_refresh(w);
         if (r >= 0 && (!w->state || !streq(w->state, state))) {
-                char *line = counts_line(w, state_verb(state, first));
-
                 end = streq(state, "done") || streq(state, "cancelled");
-                bigger = line ? realloc(events, (n_events + 1) * sizeof(char *)) : NULL;
-                if (bigger) {
-                        events = bigger;
-                        events[n_events++] = line;
-                } else {
-                        free(line);
-                        r = -ENOMEM;
-                }
+                r = batch_lines_append(&events, &n_events, counts_line(w, state_verb(state, first)));
                 free(w->state);
                 w->state = TAKE_PTR(state);
         }
@@ -331,22 +290,15 @@ static void update(Watch *w, bool first) {
 
 static int on_batch_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         Watch *w = userdata;
-        BusValue *changed = NULL;
-        const char *interface;
         int r;
 
-        if (w->finished)
+        if (w->follow.finished)
                 return 0;
-        r = sd_bus_message_read(m, "s", &interface);
-        if (r < 0 || !streq(interface, JETON_BATCH_IFACE))
-                return 0;
-        r = bus_value_read(m, &changed);
-        if (r >= 0)
-                r = merge(w->props, changed);
+        r = bus_read_properties_changed(m, JETON_BATCH_IFACE, w->props);
         if (r < 0)
                 return fail(w, r);
         /* Before the first GetAll, its reply brings it all. */
-        if (w->loaded)
+        if (r > 0 && w->loaded)
                 update(w, false);
         return 0;
 }
@@ -354,21 +306,15 @@ static int on_batch_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret
 static int on_job_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         Watch *w = userdata;
         BusValue *job = bus_value_lookup(w->jobs, sd_bus_message_get_path(m) ?: "");
-        BusValue *changed = NULL;
-        const char *interface;
         int r;
 
-        if (w->finished || !job)
+        if (w->follow.finished || !job)
                 return 0;
-        r = sd_bus_message_read(m, "s", &interface);
-        if (r < 0 || !streq(interface, JETON_JOB_IFACE))
-                return 0;
-        r = bus_value_read(m, &changed);
-        if (r >= 0)
-                r = merge(job, changed);
+        r = bus_read_properties_changed(m, JETON_JOB_IFACE, job);
         if (r < 0)
                 return fail(w, r);
-        render(w, NULL, 0, false);
+        if (r > 0)
+                render(w, NULL, 0, false);
         return 0;
 }
 
@@ -379,7 +325,7 @@ static int on_job_get_all(sd_bus_message *reply, void *userdata, sd_bus_error *r
         int r;
 
         /* A job gone meanwhile (done and dropped) is simply not shown. */
-        if (w->finished || sd_bus_message_is_method_error(reply, NULL))
+        if (w->follow.finished || sd_bus_message_is_method_error(reply, NULL))
                 return 0;
         r = bus_value_read(reply, &props);
         if (r < 0)
@@ -389,7 +335,7 @@ static int on_job_get_all(sd_bus_message *reply, void *userdata, sd_bus_error *r
                 return 0;
         }
         /* Signals that came first are newer than nothing, older than this. */
-        r = merge(job, props);
+        r = bus_value_merge(job, props);
         if (r < 0)
                 return fail(w, r);
         render(w, NULL, 0, false);
@@ -399,19 +345,16 @@ static int on_job_get_all(sd_bus_message *reply, void *userdata, sd_bus_error *r
 static int on_batch_get_all(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         Watch *w = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(reply);
-        BusValue *props = NULL;
         int r;
 
-        if (w->finished)
+        if (w->follow.finished)
                 return 0;
         if (e) {
                 log_bus_error(e, -sd_bus_error_get_errno(e), "Failed to read the batch");
                 finish(w, bus_error_is_unreachable(e, -sd_bus_error_get_errno(e)) ? EXIT_UNREACHABLE : -EIO);
                 return 0;
         }
-        r = bus_value_read(reply, &props);
-        if (r >= 0)
-                r = merge(w->props, props);
+        r = bus_value_read_merge(reply, w->props);
         if (r < 0)
                 return fail(w, r);
         w->loaded = true;
@@ -419,64 +362,24 @@ static int on_batch_get_all(sd_bus_message *reply, void *userdata, sd_bus_error 
         return 0;
 }
 
-static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        Watch *w = userdata;
-        const char *name, *old_owner, *new_owner;
-
-        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || !*old_owner)
-                return 0;
+static void jetond_gone(void *userdata) {
         log_errorf(-ECONNRESET, "jetond stopped. The batch is in its store: once jetond runs again, "
                    "'jetonctl batch status' shows it ('batch resume' if it needs the PINs again).");
-        finish(w, EXIT_UNREACHABLE);
-        return 0;
 }
 
-static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        log_errorf(-ECONNRESET, "Lost the connection to the bus.");
-        finish(userdata, EXIT_UNREACHABLE);
-        return 0;
-}
-
-static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        Watch *w = userdata;
-
+static void interrupted(void *userdata) {
         /* Below the block, which stays as it was. */
         log_errorf(-ECANCELED, "Stopped watching; the batch goes on ('jetonctl batch pause' pauses it).");
-        finish(w, -ECANCELED);
-        return 0;
 }
 
-static int add_matches(Watch *w) {
-        sd_bus *bus = w->context->bus;
-        _cleanup_free_ char *match = NULL;
-        int r;
-
-        if (asprintf(&match, "type='signal',sender='" JETON_BUS_NAME "',interface='org.freedesktop.DBus.Properties',"
-                     "member='PropertiesChanged',path='%s'", w->path) < 0)
-                return -ENOMEM;
-        r = sd_bus_add_match(bus, NULL, match, on_batch_changed, w);
-        if (r >= 0)
-                r = sd_bus_add_match(bus, NULL,
-                                     "type='signal',sender='" JETON_BUS_NAME "',"
-                                     "interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
-                                     "path_namespace='" JETON_JOB_PREFIX "'",
-                                     on_job_changed, w);
-        if (r >= 0)
-                r = sd_bus_add_match(bus, NULL,
-                                     "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
-                                     "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
-                                     "arg0='" JETON_BUS_NAME "'",
-                                     on_name_owner_changed, w);
-        if (r >= 0)
-                r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
-                                        "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, w);
-        return r;
-}
+static const JobFollowOps watch_ops = {
+        .signals = { SIGINT, SIGTERM, SIGHUP },
+        .interrupted = interrupted,
+        .jetond_gone = jetond_gone,
+};
 
 static void watch_done(Watch *w) {
-        if (w->event && w->context->bus)
-                (void) sd_bus_detach_event(w->context->bus);
-        w->event = sd_event_unref(w->event);
+        job_follow_done(&w->follow);
         bus_value_free(w->props);
         bus_value_free(w->jobs);
         batch_lines_free(w->seen, w->n_seen);
@@ -487,14 +390,14 @@ static void watch_done(Watch *w) {
 
 int batch_watch(Context *c, const char *path) {
         _cleanup_(watch_done) Watch w = {
-                .context = c,
+                .follow = { .context = c, .ops = &watch_ops },
                 .path = path,
                 .tty = isatty(STDOUT_FILENO),
         };
         char *id = NULL;
-        sigset_t mask;
         int r;
 
+        w.follow.userdata = &w;
         if (sd_bus_path_decode(path, JETON_BATCH_PREFIX, &id) > 0 && id)
                 w.id = text_sanitize(id);
         else
@@ -503,28 +406,13 @@ int batch_watch(Context *c, const char *path) {
         if (!w.id || bus_value_new_object(&w.props) < 0 || bus_value_new_object(&w.jobs) < 0)
                 return log_errorf(-ENOMEM, "Out of memory.");
 
-        r = sd_event_new(&w.event);
-        if (r < 0)
-                return log_errorf(r, "Failed to allocate the event loop: %m");
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGHUP);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return log_errorf(-errno, "Failed to block signals: %m");
-        r = sd_event_add_signal(w.event, NULL, SIGINT, on_signal, &w);
-        if (r >= 0)
-                r = sd_event_add_signal(w.event, NULL, SIGTERM, on_signal, &w);
-        if (r >= 0)
-                r = sd_event_add_signal(w.event, NULL, SIGHUP, on_signal, &w);
-        if (r < 0)
-                return log_errorf(r, "Failed to watch signals: %m");
-        r = sd_bus_attach_event(c->bus, w.event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return log_errorf(r, "Failed to attach the bus to the event loop: %m");
-
+        r = job_follow_start(&w.follow);
+        if (r != 0)
+                return r;
         /* Subscribed before reading, so no change falls in between. */
-        r = add_matches(&w);
+        r = bus_match_properties_changed(c->bus, "path", path, on_batch_changed, &w);
+        if (r >= 0)
+                r = bus_match_properties_changed(c->bus, "path_namespace", JETON_JOB_PREFIX, on_job_changed, &w);
         if (r < 0)
                 return log_bus_error(NULL, r, "Failed to subscribe to jetond's signals");
         r = sd_bus_call_method_async(c->bus, NULL, JETON_BUS_NAME, path, "org.freedesktop.DBus.Properties",
@@ -532,11 +420,6 @@ int batch_watch(Context *c, const char *path) {
         if (r < 0)
                 return log_errorf(r, "Failed to read the batch: %m");
 
-        /* Not sd_event_loop(): on exit it would close the attached bus. */
-        while (!w.finished) {
-                r = sd_event_run(w.event, UINT64_MAX);
-                if (r < 0)
-                        return log_errorf(r, "Event loop failed: %m");
-        }
-        return w.result;
+        r = job_follow_run(&w.follow);
+        return r < 0 ? r : w.follow.result;
 }

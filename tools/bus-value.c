@@ -150,68 +150,41 @@ static int read_basic(sd_bus_message *m, char type, BusValue **ret, char **ret_t
         return 0;
 }
 
-static int read_dict(sd_bus_message *m, const char *contents, BusValue **ret) {
-        _cleanup_(bus_value_freep) BusValue *obj = NULL;
-        int r;
-
-        r = sd_bus_message_enter_container(m, 'a', contents);
-        if (r < 0)
-                return r;
-        r = value_new(BUS_VALUE_OBJECT, &obj);
-        if (r < 0)
-                return r;
-
-        /* contents is "{KV}"; the entry container wants "KV". */
-        _cleanup_free_ char *entry = strndup(contents + 1, strlen(contents) - 2);
-        if (!entry)
-                return -ENOMEM;
-
-        while ((r = sd_bus_message_enter_container(m, 'e', entry)) > 0) {
-                _cleanup_free_ char *key = NULL;
-                BusValue *item = NULL;
-
-                r = read_basic(m, entry[0], NULL, &key);
-                if (r < 0)
-                        return r;
-                r = bus_value_read(m, &item);
-                if (r < 0)
-                        return r;
-                r = append(obj, TAKE_PTR(key), item);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-
-        r = sd_bus_message_exit_container(m);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(obj);
-        return 0;
-}
-
-/* Arrays and structs alike: a list of values. */
-static int read_list(sd_bus_message *m, char type, const char *contents, BusValue **ret) {
-        _cleanup_(bus_value_freep) BusValue *list = NULL;
+/* Arrays, dictionaries and structs: a{..} is an OBJECT, the others an
+ * ARRAY of their items. */
+static int read_container(sd_bus_message *m, char type, const char *contents, BusValue **ret) {
+        bool dict = type == 'a' && contents[0] == '{';
+        _cleanup_(bus_value_freep) BusValue *c = NULL;
+        _cleanup_free_ char *entry = NULL;
         int r;
 
         r = sd_bus_message_enter_container(m, type, contents);
         if (r < 0)
                 return r;
-        r = value_new(BUS_VALUE_ARRAY, &list);
+        r = value_new(dict ? BUS_VALUE_OBJECT : BUS_VALUE_ARRAY, &c);
         if (r < 0)
                 return r;
+        /* contents is "{KV}"; the entry container wants "KV". */
+        if (dict && !(entry = strndup(contents + 1, strlen(contents) - 2)))
+                return -ENOMEM;
 
         while ((r = sd_bus_message_at_end(m, false)) == 0) {
+                _cleanup_free_ char *key = NULL;
                 BusValue *item = NULL;
 
+                if (dict) {
+                        r = sd_bus_message_enter_container(m, 'e', entry);
+                        if (r >= 0)
+                                r = read_basic(m, entry[0], NULL, &key);
+                        if (r < 0)
+                                return r;
+                }
                 r = bus_value_read(m, &item);
                 if (r < 0)
                         return r;
-                r = append(list, NULL, item);
+                r = append(c, TAKE_PTR(key), item);
+                if (r >= 0 && dict)
+                        r = sd_bus_message_exit_container(m);
                 if (r < 0)
                         return r;
         }
@@ -221,7 +194,7 @@ static int read_list(sd_bus_message *m, char type, const char *contents, BusValu
         r = sd_bus_message_exit_container(m);
         if (r < 0)
                 return r;
-        *ret = TAKE_PTR(list);
+        *ret = TAKE_PTR(c);
         return 0;
 }
 
@@ -251,11 +224,8 @@ int bus_value_read(sd_bus_message *m, BusValue **ret) {
                 }
                 return 0;
         case 'a':
-                if (contents[0] == '{')
-                        return read_dict(m, contents, ret);
-                return read_list(m, 'a', contents, ret);
         case 'r':
-                return read_list(m, 'r', contents, ret);
+                return read_container(m, type, contents, ret);
         default:
                 return read_basic(m, type, ret, NULL);
         }
@@ -290,6 +260,30 @@ int bus_value_replace(BusValue *object, const char *key, BusValue *value, BusVal
 
 int bus_value_set(BusValue *object, const char *key, BusValue *value) {
         return bus_value_replace(object, key, value, NULL);
+}
+
+int bus_value_merge(BusValue *object, BusValue *changed) {
+        _cleanup_(bus_value_freep) BusValue *c = changed;
+        int r;
+
+        if (c->type != BUS_VALUE_OBJECT)
+                return -EBADMSG;
+        for (size_t i = 0; i < c->n; i++) {
+                r = bus_value_set(object, c->keys[i], TAKE_PTR(c->items[i]));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int bus_value_read_merge(sd_bus_message *m, BusValue *object) {
+        BusValue *changed = NULL;
+        int r;
+
+        r = bus_value_read(m, &changed);
+        if (r < 0)
+                return r;
+        return bus_value_merge(object, changed);
 }
 
 void bus_value_remove(BusValue *object, const char *key) {
@@ -386,12 +380,20 @@ void bus_value_write_json(const BusValue *v, JsonWriter *w) {
                 json_end_array(w);
                 break;
         case BUS_VALUE_OBJECT:
-                json_begin_object(w);
-                for (size_t i = 0; i < v->n; i++) {
-                        json_key(w, v->keys[i]);
-                        bus_value_write_json(v->items[i], w);
-                }
-                json_end_object(w);
+                bus_value_write_json_object(NULL, v, w);
                 break;
         }
+}
+
+void bus_value_write_json_object(const char *path, const BusValue *props, JsonWriter *w) {
+        json_begin_object(w);
+        if (path) {
+                json_key(w, "path");
+                json_string(w, path);
+        }
+        for (size_t i = 0; props && props->keys && i < props->n; i++) {
+                json_key(w, props->keys[i]);
+                bus_value_write_json(props->items[i], w);
+        }
+        json_end_object(w);
 }

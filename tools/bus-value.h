@@ -60,6 +60,13 @@ int bus_value_new_object(BusValue **ret);
 int bus_value_replace(BusValue *object, const char *key, BusValue *value, BusValue **ret_old);
 int bus_value_set(BusValue *object, const char *key, BusValue *value);
 
+/* Sets every entry of changed (an OBJECT, consumed; -EBADMSG otherwise)
+ * in object: a GetAll reply or the changes of a PropertiesChanged signal
+ * over the properties known so far. */
+int bus_value_merge(BusValue *object, BusValue *changed);
+/* The same with the next value at m's read position. */
+int bus_value_read_merge(sd_bus_message *m, BusValue *object);
+
 /* Removes key from object, if there. */
 void bus_value_remove(BusValue *object, const char *key);
 
@@ -79,3 +86,8 @@ bool bus_value_get_uint(const BusValue *object, const char *key, uint64_t *ret);
 bool bus_value_get_bool(const BusValue *object, const char *key, bool *ret);
 
 void bus_value_write_json(const BusValue *v, JsonWriter *w);
+
+/* A D-Bus object as one JSON object: "path" first (unless path is NULL),
+ * then every property of props (an OBJECT; NULL: none) under its D-Bus
+ * name, as the daemon sent it. */
+void bus_value_write_json_object(const char *path, const BusValue *props, JsonWriter *w);

@@ -40,10 +40,20 @@ void field_begin(int indent, int width, const char *name) {
 }
 
 void field_string(int indent, int width, const char *name, const char *value) {
-        _cleanup_free_ char *safe = text_sanitize(value && *value ? value : "-");
+        _cleanup_free_ char *safe = text_cell(value);
 
         field_begin(indent, width, name);
         puts(safe ?: "?");
+}
+
+void field_time(int indent, int width, const char *name, const BusValue *props, const char *key) {
+        char buf[TIME_BUF_MAX];
+        uint64_t t;
+
+        if (!bus_value_get_uint(props, key, &t))
+                return;
+        field_begin(indent, width, name);
+        puts(t > 0 ? format_time_utc(buf, t) : "-");
 }
 
 void print_unknown_entries(const BusValue *dict, const char *const *known, int indent, int width) {

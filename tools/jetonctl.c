@@ -15,6 +15,7 @@
 
 #include "jetonctl.h"
 #include "orders.h"
+#include "text.h"
 #include "tokens.h"
 
 typedef struct Verb {
@@ -39,6 +40,30 @@ int log_errorf(int r, const char *fmt, ...) {
         return r;
 }
 
+int jetond_call_new(sd_bus *bus, const char *path, const char *interface, const char *member,
+                    sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, JETON_BUS_NAME, path, interface, member);
+        if (r >= 0)
+                r = sd_bus_message_set_allow_interactive_authorization(m, true);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+void json_output_begin(const Context *c, JsonWriter *w) {
+        json_writer_init(w, stdout, c->json == JSON_PRETTY);
+}
+
+int json_output_end(JsonWriter *w) {
+        int r = json_writer_end(w);
+
+        return r < 0 ? log_errorf(r, "Failed to write JSON: %m") : 0;
+}
+
 bool bus_error_is_unreachable(const sd_bus_error *error, int r) {
         if (sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER,
                                    SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_TIMEOUT, SD_BUS_ERROR_DISCONNECTED))
@@ -61,6 +86,26 @@ int log_bus_error(const sd_bus_error *error, int r, const char *what) {
         if (sd_bus_error_is_set(error))
                 return log_errorf(r, "%s: %s", what, error->message ?: error->name);
         return log_errorf(r, "%s: %m", what);
+}
+
+int subcommand_check(const Subcommand *subcommands, size_t n, int argc, char **argv) {
+        size_t i;
+
+        for (i = 0; i < n; i++)
+                if (streq(argv[1], subcommands[i].name))
+                        break;
+        if (i == n) {
+                _cleanup_free_ char *shown = text_sanitize(argv[1]);
+
+                log_errorf(-EINVAL, "Unknown command '%s %s'; see 'jetonctl --help'.", argv[0], shown ?: "?");
+                return EXIT_USAGE;
+        }
+        if (argc < subcommands[i].min_args || argc > subcommands[i].max_args) {
+                log_errorf(-EINVAL, "Too %s arguments for '%s %s'; see 'jetonctl --help'.",
+                           argc < subcommands[i].min_args ? "few" : "many", argv[0], subcommands[i].name);
+                return EXIT_USAGE;
+        }
+        return 0;
 }
 
 static int bus_connect(const char *address, sd_bus **ret) {

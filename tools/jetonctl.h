@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 
+#include "json.h"
 #include "macro.h"
 
 #define JETON_BUS_NAME "org.jeton.Jeton1"
@@ -97,6 +98,16 @@ int verb_install(Context *c, int argc, char **argv);
 int verb_audit(Context *c, int argc, char **argv);
 int verb_batch(Context *c, int argc, char **argv);
 
+/* A subcommand of a verb ("order add", "batch watch"). */
+typedef struct Subcommand {
+        const char *name;
+        int min_args, max_args;         /* counting the verb and the subcommand */
+} Subcommand;
+
+/* Checks that argv[1] is one of the verb's (argv[0]) subcommands and
+ * that argc fits it; else reports the usage error and returns EXIT_USAGE. */
+int subcommand_check(const Subcommand *subcommands, size_t n, int argc, char **argv);
+
 /* Usage checks of the verbs above, before the bus is touched. */
 int verb_order_check(const Context *c, int argc, char **argv);
 int verb_audit_check(const Context *c, int argc, char **argv);
@@ -107,6 +118,18 @@ bool batch_options_given(const Context *c);
 
 /* batch watch (batch-watch.c): follows the batch at path until it ends. */
 int batch_watch(Context *c, const char *path);
+
+/* A new call of a method of jetond's that changes something: jetond asks
+ * polkit, which may ask the person for a password, so the call allows
+ * interactive authorization. Returns 0 or a negative errno. */
+int jetond_call_new(sd_bus *bus, const char *path, const char *interface, const char *member,
+                    sd_bus_message **ret);
+
+/* A verb's --json output on standard output: json_output_begin() sets w
+ * up as the options ask; json_output_end() ends it and reports a write
+ * error, returning 0 or the negative errno. */
+void json_output_begin(const Context *c, JsonWriter *w);
+int json_output_end(JsonWriter *w);
 
 /* "jetonctl: <message>" on stderr; errno is set from r so the format may
  * use %m. Returns r. */

@@ -8,18 +8,18 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include "bus-signal.h"
 #include "call-error.h"
+#include "job-follow.h"
 #include "job-run.h"
 #include "pin-agent.h"
 #include "progress.h"
 #include "text.h"
 
 typedef struct JobRun {
-        Context *context;
-        sd_event *event;
+        JobFollow follow;       /* the loop; its result is the verb's */
         PinAgent agent;
         const char *what;
         char *path;             /* the job, once the call has returned it */
@@ -29,27 +29,19 @@ typedef struct JobRun {
         bool shown;
         bool tty;               /* standard error is a terminal: draw a bar */
         bool bar;               /* a bar is on the line: end it before other output */
-        bool finished;
-        int result;
 } JobRun;
 
-static void bar_end(JobRun *j) {
+static void bar_end(void *userdata) {
+        JobRun *j = userdata;
+
         if (j->bar) {
                 fputc('\n', stderr);
                 j->bar = false;
         }
 }
 
-static void before_prompt(void *userdata) {
-        bar_end(userdata);
-}
-
 static void finish(JobRun *j, int result) {
-        if (j->finished)
-                return;
-        j->finished = true;
-        j->result = result;
-        bar_end(j);
+        job_follow_finish(&j->follow, result);
 }
 
 static void show_progress(JobRun *j) {
@@ -63,7 +55,7 @@ static void show_progress(JobRun *j) {
 
         (void) bus_value_get_uint(j->props, "Percent", &percent);
         now.percent = percent > 100 ? 100 : (unsigned) percent;
-        if (!j->context->progress || (j->shown && !progress_changed(&before, &now)))
+        if (!j->follow.context->progress || (j->shown && !progress_changed(&before, &now)))
                 return;
 
         if (j->tty) {
@@ -91,7 +83,7 @@ static void report_failure(JobRun *j, const char *state) {
         const char *message = bus_value_get_string(j->props, "Error");
         const char *stage = bus_value_get_string(j->props, "Stage");
         _cleanup_free_ char *safe_message = text_sanitize(message && *message ? message : "no reason given");
-        _cleanup_free_ char *safe_stage = text_sanitize(stage && *stage ? stage : "-");
+        _cleanup_free_ char *safe_stage = text_cell(stage);
         _cleanup_free_ char *safe_result = text_sanitize(error_name_short(result) ?: "");
         int status;
 
@@ -126,59 +118,33 @@ static void job_update(JobRun *j) {
                 report_failure(j, state);
 }
 
-/* Merges changed (an OBJECT of property -> value, consumed) into props. */
-static int props_merge(JobRun *j, BusValue *changed) {
-        _cleanup_(bus_value_freep) BusValue *c = changed;
-        int r;
-
-        if (c->type != BUS_VALUE_OBJECT)
-                return -EBADMSG;
-        for (size_t i = 0; i < c->n; i++) {
-                r = bus_value_set(j->props, c->keys[i], TAKE_PTR(c->items[i]));
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         JobRun *j = userdata;
-        BusValue *changed = NULL;
-        const char *interface;
         int r;
 
         /* Before the call returned the path: GetAll will catch up. */
-        if (!j->path || j->finished || !streq(sd_bus_message_get_path(m) ?: "", j->path))
+        if (!j->path || j->follow.finished || !streq(sd_bus_message_get_path(m) ?: "", j->path))
                 return 0;
-        r = sd_bus_message_read(m, "s", &interface);
-        if (r < 0 || !streq(interface, JETON_JOB_IFACE))
-                return 0;
-        r = bus_value_read(m, &changed);
-        if (r >= 0)
-                r = props_merge(j, changed);
-        if (r < 0) {
+        r = bus_read_properties_changed(m, JETON_JOB_IFACE, j->props);
+        if (r < 0)
                 log_errorf(r, "Ignoring a malformed PropertiesChanged signal: %m");
-                return 0;
-        }
-        job_update(j);
+        if (r > 0)
+                job_update(j);
         return 0;
 }
 
 static int on_get_all(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         JobRun *j = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(reply);
-        BusValue *props = NULL;
         int r;
 
-        if (j->finished)
+        if (j->follow.finished)
                 return 0;
         if (e) {
                 finish(j, log_call_error(e, -sd_bus_error_get_errno(e), "Failed to read the job"));
                 return 0;
         }
-        r = bus_value_read(reply, &props);
-        if (r >= 0)
-                r = props_merge(j, props);
+        r = bus_value_read_merge(reply, j->props);
         if (r < 0) {
                 finish(j, log_errorf(r, "Failed to read the job: %m"));
                 return 0;
@@ -215,43 +181,27 @@ static int on_call_reply(sd_bus_message *reply, void *userdata, sd_bus_error *re
                 finish(j, log_errorf(-ENOMEM, "Out of memory."));
                 return 0;
         }
-        r = sd_bus_call_method_async(j->context->bus, NULL, JETON_BUS_NAME, path, "org.freedesktop.DBus.Properties",
-                                     "GetAll", on_get_all, j, "s", JETON_JOB_IFACE);
+        r = sd_bus_call_method_async(j->follow.context->bus, NULL, JETON_BUS_NAME, path,
+                                     "org.freedesktop.DBus.Properties", "GetAll", on_get_all, j, "s", JETON_JOB_IFACE);
         if (r < 0)
                 finish(j, log_errorf(r, "Failed to read the job: %m"));
         return 0;
 }
 
-static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+static void jetond_gone(void *userdata) {
         JobRun *j = userdata;
-        const char *name, *old_owner, *new_owner;
 
-        if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0 || !*old_owner)
-                return 0;
-        bar_end(j);
         log_errorf(-ECONNRESET, "jetond stopped while the %s was running; its state is in jetond's store "
                    "('jetonctl order show').", j->what);
-        finish(j, EXIT_UNREACHABLE);
-        return 0;
 }
 
-static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        JobRun *j = userdata;
-
-        bar_end(j);
-        log_errorf(-ECONNRESET, "Lost the connection to the bus.");
-        finish(j, EXIT_UNREACHABLE);
-        return 0;
-}
-
-static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+static void interrupted(void *userdata) {
         JobRun *j = userdata;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        bar_end(j);
         if (j->path) {
-                r = sd_bus_call_method(j->context->bus, JETON_BUS_NAME, j->path, JETON_JOB_IFACE, "Cancel",
+                r = sd_bus_call_method(j->follow.context->bus, JETON_BUS_NAME, j->path, JETON_JOB_IFACE, "Cancel",
                                        &error, NULL, NULL);
                 if (r < 0)
                         log_errorf(r, "Interrupted; failed to cancel the job: %s", error.message ?: strerror(-r));
@@ -261,38 +211,18 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         } else
                 log_errorf(-ECANCELED, "Interrupted.");
         /* pin_agent_done() (the caller's cleanup) restores the terminal. */
-        finish(j, -ECANCELED);
-        return 0;
 }
 
-static int add_matches(JobRun *j) {
-        sd_bus *bus = j->context->bus;
-        int r;
-
-        /* Installed before the call, so nothing the job says is missed;
-         * only jetond (the owner of the name) can match. */
-        r = sd_bus_add_match(bus, NULL,
-                             "type='signal',sender='" JETON_BUS_NAME "',"
-                             "interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
-                             "path_namespace='" JETON_JOB_PREFIX "'",
-                             on_properties_changed, j);
-        if (r >= 0)
-                r = sd_bus_add_match(bus, NULL,
-                                     "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
-                                     "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
-                                     "arg0='" JETON_BUS_NAME "'",
-                                     on_name_owner_changed, j);
-        if (r >= 0)
-                r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
-                                        "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, j);
-        return r;
-}
+static const JobFollowOps job_run_ops = {
+        .signals = { SIGINT, SIGTERM, SIGHUP, SIGQUIT },
+        .end_line = bar_end,
+        .interrupted = interrupted,
+        .jetond_gone = jetond_gone,
+};
 
 static void job_run_done(JobRun *j) {
         pin_agent_done(&j->agent);
-        if (j->event && j->context->bus)
-                (void) sd_bus_detach_event(j->context->bus);
-        j->event = sd_event_unref(j->event);
+        job_follow_done(&j->follow);
         bus_value_free(j->props);
         free(j->path);
         free(j->shown_state);
@@ -302,48 +232,29 @@ static void job_run_done(JobRun *j) {
 int job_run(Context *c, sd_bus_message *call, int pin_fd, const char *what, char **ret_job_path,
             BusValue **ret_job) {
         _cleanup_(job_run_done) JobRun j = {
-                .context = c,
+                .follow = { .context = c, .ops = &job_run_ops },
                 .what = what,
                 .tty = isatty(STDERR_FILENO),
         };
-        sigset_t mask;
         int r;
 
+        j.follow.userdata = &j;
         pin_agent_init(&j.agent, pin_fd, c->confirm_final_try);
-        j.agent.before_prompt = before_prompt;
+        j.agent.before_prompt = bar_end;
         j.agent.userdata = &j;
 
         r = bus_value_new_object(&j.props);
         if (r < 0)
                 return log_errorf(r, "Out of memory.");
 
-        r = sd_event_new(&j.event);
-        if (r < 0)
-                return log_errorf(r, "Failed to allocate the event loop: %m");
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGHUP);
-        sigaddset(&mask, SIGQUIT);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return log_errorf(-errno, "Failed to block signals: %m");
-        r = sd_event_add_signal(j.event, NULL, SIGINT, on_signal, &j);
-        if (r >= 0)
-                r = sd_event_add_signal(j.event, NULL, SIGTERM, on_signal, &j);
-        if (r >= 0)
-                r = sd_event_add_signal(j.event, NULL, SIGHUP, on_signal, &j);
-        if (r >= 0)
-                r = sd_event_add_signal(j.event, NULL, SIGQUIT, on_signal, &j);
-        if (r < 0)
-                return log_errorf(r, "Failed to watch signals: %m");
-        r = sd_bus_attach_event(c->bus, j.event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return log_errorf(r, "Failed to attach the bus to the event loop: %m");
-
-        r = add_matches(&j);
+        r = job_follow_start(&j.follow);
+        if (r != 0)
+                return r;
+        /* Before the call, so nothing the job says is missed. */
+        r = bus_match_properties_changed(c->bus, "path_namespace", JETON_JOB_PREFIX, on_properties_changed, &j);
         if (r < 0)
                 return log_bus_error(NULL, r, "Failed to subscribe to jetond's signals");
-        r = pin_agent_register(&j.agent, c->bus, j.event);
+        r = pin_agent_register(&j.agent, c->bus, j.follow.event);
         if (r != 0)
                 return r;
 
@@ -353,23 +264,19 @@ int job_run(Context *c, sd_bus_message *call, int pin_fd, const char *what, char
         if (r < 0)
                 return log_errorf(r, "Failed to call jetond: %m");
 
-        /* Not sd_event_loop(): on exit it would close the attached bus,
-         * which the verb still needs to read the outcome. */
-        while (!j.finished) {
-                r = sd_event_run(j.event, UINT64_MAX);
-                if (r < 0)
-                        return log_errorf(r, "Event loop failed: %m");
-        }
+        r = job_follow_run(&j.follow);
+        if (r < 0)
+                return r;
 
         /* The agent refused to hand a PIN over (and said why): the job's
          * failure is a PIN problem. */
-        if (j.agent.status != 0 && j.result == EXIT_JOB_FAILED)
-                j.result = j.agent.status;
+        if (j.agent.status != 0 && j.follow.result == EXIT_JOB_FAILED)
+                j.follow.result = j.agent.status;
         if (ret_job)
                 *ret_job = j.path ? TAKE_PTR(j.props) : NULL;
         if (ret_job_path)
                 *ret_job_path = TAKE_PTR(j.path);
-        return j.result;
+        return j.follow.result;
 }
 
 int pin_file_open(const char *path, const char *what, int *ret_fd) {
@@ -432,32 +339,22 @@ int order_get_properties(Context *c, const char *order_path, BusValue **ret) {
 }
 
 static void write_object(JsonWriter *w, const char *path, const BusValue *props) {
-        if (!path || !props) {
+        if (!path || !props)
                 json_null(w);
-                return;
-        }
-        json_begin_object(w);
-        json_key(w, "path");
-        json_string(w, path);
-        for (size_t i = 0; props->keys && i < props->n; i++) {
-                json_key(w, props->keys[i]);
-                bus_value_write_json(props->items[i], w);
-        }
-        json_end_object(w);
+        else
+                bus_value_write_json_object(path, props, w);
 }
 
 int job_write_json(Context *c, const char *order_path, const BusValue *order, const char *job_path,
                    const BusValue *job) {
         JsonWriter w;
-        int r;
 
-        json_writer_init(&w, stdout, c->json == JSON_PRETTY);
+        json_output_begin(c, &w);
         json_begin_object(&w);
         json_key(&w, "order");
         write_object(&w, order_path, order);
         json_key(&w, "job");
         write_object(&w, job_path, job);
         json_end_object(&w);
-        r = json_writer_end(&w);
-        return r < 0 ? log_errorf(r, "Failed to write JSON: %m") : 0;
+        return json_output_end(&w);
 }

@@ -8,6 +8,7 @@
 #include "jetonctl.h"
 #include "orders.h"
 #include "text.h"
+#include "tokens.h"
 
 static const char *const order_states[] = {
         "pending", "key-generated", "submitted", "certificate-received", "installed", "failed", "cancelled",
@@ -67,15 +68,31 @@ int order_find(const OrderView *orders, size_t n, const char *spec, const OrderV
         return EXIT_NO_TOKEN;
 }
 
+int orders_get(sd_bus *bus, BusValue **ret_objects, OrderView **ret, size_t *ret_n) {
+        int r;
+
+        r = daemon_get_objects(bus, ret_objects);
+        if (r != 0)
+                return r;
+        r = orders_from_objects(*ret_objects, ret, ret_n);
+        if (r < 0)
+                return log_errorf(r, "Unexpected reply from jetond: %m");
+        return 0;
+}
+
+int order_get(sd_bus *bus, const char *spec, BusValue **ret_objects, OrderView **ret_orders,
+              const OrderView **ret) {
+        size_t n;
+        int r;
+
+        r = orders_get(bus, ret_objects, ret_orders, &n);
+        if (r != 0)
+                return r;
+        return order_find(*ret_orders, n, spec, ret);
+}
+
 void order_write_json(const OrderView *o, JsonWriter *w) {
-        json_begin_object(w);
-        json_key(w, "path");
-        json_string(w, o->path);
-        for (size_t i = 0; i < o->props->n; i++) {
-                json_key(w, o->props->keys[i]);
-                bus_value_write_json(o->props->items[i], w);
-        }
-        json_end_object(w);
+        bus_value_write_json_object(o->path, o->props, w);
 }
 
 int orders_report_invalid(const char *shown, const sd_bus_error *error) {

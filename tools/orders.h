@@ -23,6 +23,14 @@ int orders_from_objects(const BusValue *objects, OrderView **ret, size_t *ret_n)
  * returns EXIT_NO_TOKEN (status 3: "names nothing"). */
 int order_find(const OrderView *orders, size_t n, const char *spec, const OrderView **ret);
 
+/* The orders of a new GetManagedObjects reply (daemon_get_objects(),
+ * tokens.h), borrowing from *ret_objects; order_get() finds the one spec
+ * names among them, as order_find() does. On failure reported, and the
+ * verb's return value returned; the caller frees what was set. */
+int orders_get(sd_bus *bus, BusValue **ret_objects, OrderView **ret, size_t *ret_n);
+int order_get(sd_bus *bus, const char *spec, BusValue **ret_objects, OrderView **ret_orders,
+              const OrderView **ret);
+
 /* The order as one JSON object: "path", then every property under its
  * D-Bus name. */
 void order_write_json(const OrderView *o, JsonWriter *w);

@@ -76,7 +76,7 @@ char *progress_format_bar(const ProgressState *s, size_t columns, char *buf, siz
 
 char *progress_format_line(const ProgressState *s, char *buf, size_t size) {
         _cleanup_free_ char *state = text_sanitize(s->state && *s->state ? s->state : "starting");
-        _cleanup_free_ char *stage = text_sanitize(s->stage && *s->stage ? s->stage : "-");
+        _cleanup_free_ char *stage = text_cell(s->stage);
 
         if (!state || !stage)
                 return NULL;

@@ -34,6 +34,10 @@ char *text_sanitize(const char *s) {
         return out;
 }
 
+char *text_cell(const char *s) {
+        return text_sanitize(s && *s ? s : "-");
+}
+
 size_t text_width(const char *s) {
         size_t w = 0;
 
@@ -60,6 +64,30 @@ void text_print(FILE *f, const char *s, bool quote) {
                         fputc(*p, f);
                 }
                 fputc('"', f);
+        }
+}
+
+void text_print_table(FILE *f, const char *const *headers, size_t n_cols, char *const *cells, size_t n_rows,
+                      bool legend) {
+        size_t widths[TEXT_TABLE_COLUMNS_MAX] = {};
+
+        if (n_cols > ELEMENTSOF(widths))
+                n_cols = ELEMENTSOF(widths);
+        for (size_t j = 0; j < n_cols; j++) {
+                widths[j] = legend ? text_width(headers[j]) : 0;
+                for (size_t i = 0; i < n_rows; i++)
+                        if (text_width(cells[i * n_cols + j]) > widths[j])
+                                widths[j] = text_width(cells[i * n_cols + j]);
+        }
+        for (size_t i = legend ? 0 : 1; i <= n_rows; i++) {
+                for (size_t j = 0; j < n_cols; j++) {
+                        const char *c = i == 0 ? headers[j] : cells[(i - 1) * n_cols + j];
+
+                        fputs(c, f);
+                        if (j + 1 < n_cols)
+                                fprintf(f, "%*s", (int) (widths[j] - text_width(c) + 2), "");
+                }
+                fputc('\n', f);
         }
 }
 

@@ -17,6 +17,10 @@
  * invalid UTF-8 bytes each become '?'. NULL reads as "". NULL on OOM. */
 char *text_sanitize(const char *s);
 
+/* A cell of a table or the value of a field: s sanitised, "-" when s is
+ * NULL or empty, so a value never looks missing. NULL on OOM. */
+char *text_cell(const char *s);
+
 /* Columns s takes on a terminal, counting one per code point (wide CJK
  * characters are rare in token data and would only misalign a table). */
 size_t text_width(const char *s);
@@ -25,6 +29,13 @@ size_t text_width(const char *s);
  * is set, or when s is empty or holds a blank, so a line stays parseable
  * by eye. */
 void text_print(FILE *f, const char *s, bool quote);
+
+/* A table: columns aligned on the widest cell (two spaces apart, the last
+ * one not padded), headers first when legend. cells are n_rows * n_cols,
+ * already sanitised; columns past TEXT_TABLE_COLUMNS_MAX are left out. */
+#define TEXT_TABLE_COLUMNS_MAX 16
+void text_print_table(FILE *f, const char *const *headers, size_t n_cols, char *const *cells, size_t n_rows,
+                      bool legend);
 
 /* "PinFlags" -> "pin-flags". NULL on OOM. */
 char *text_kebab_case(const char *name);

@@ -57,6 +57,18 @@ int tokens_from_objects(const BusValue *objects, Token **ret, size_t *ret_n) {
         return 0;
 }
 
+int tokens_get(sd_bus *bus, BusValue **ret_objects, Token **ret, size_t *ret_n) {
+        int r;
+
+        r = daemon_get_objects(bus, ret_objects);
+        if (r != 0)
+                return r;
+        r = tokens_from_objects(*ret_objects, ret, ret_n);
+        if (r < 0)
+                return log_errorf(r, "Unexpected reply from jetond: %m");
+        return 0;
+}
+
 TokenIdentity token_identity(const Token *t) {
         return (TokenIdentity) {
                 .path = t->path,
@@ -159,12 +171,5 @@ char *token_model(const BusValue *props) {
 }
 
 void token_write_json(const Token *t, JsonWriter *w) {
-        json_begin_object(w);
-        json_key(w, "path");
-        json_string(w, t->path);
-        for (size_t i = 0; i < t->props->n; i++) {
-                json_key(w, t->props->keys[i]);
-                bus_value_write_json(t->props->items[i], w);
-        }
-        json_end_object(w);
+        bus_value_write_json_object(t->path, t->props, w);
 }

@@ -25,6 +25,11 @@ int daemon_get_objects(sd_bus *bus, BusValue **ret);
  * array (free() it) borrows from objects. */
 int tokens_from_objects(const BusValue *objects, Token **ret, size_t *ret_n);
 
+/* Both of the above: the tokens of a new GetManagedObjects reply,
+ * borrowing from *ret_objects (set, to be freed, once the call is read).
+ * On failure reported, and the verb's return value returned. */
+int tokens_get(sd_bus *bus, BusValue **ret_objects, Token **ret, size_t *ret_n);
+
 TokenIdentity token_identity(const Token *t);
 
 /* Checks spec before anything is asked of the daemon: warns about a PIN

@@ -30,10 +30,7 @@
  * 253 descriptors per message (SCM_MAX_FD) and the bus's own limit. */
 #define INSTALL_CHUNK 64
 
-static const struct {
-        const char *name;
-        int min_args, max_args;         /* counting "batch" and the subcommand */
-} subcommands[] = {
+static const Subcommand subcommands[] = {
         { "start", 3, 3 },
         { "status", 2, 3 },
         { "watch", 2, 3 },
@@ -80,24 +77,12 @@ static int check_start(const Context *c) {
 }
 
 int verb_batch_check(const Context *c, int argc, char **argv) {
-        const char *sub;
-        size_t i;
+        const char *sub = argv[1];
+        int r;
 
-        for (i = 0; i < ELEMENTSOF(subcommands); i++)
-                if (streq(argv[1], subcommands[i].name))
-                        break;
-        if (i == ELEMENTSOF(subcommands)) {
-                _cleanup_free_ char *shown = text_sanitize(argv[1]);
-
-                log_errorf(-EINVAL, "Unknown command 'batch %s'; see 'jetonctl --help'.", shown ?: "?");
-                return EXIT_USAGE;
-        }
-        sub = subcommands[i].name;
-        if (argc < subcommands[i].min_args || argc > subcommands[i].max_args) {
-                log_errorf(-EINVAL, "Too %s arguments for 'batch %s'; see 'jetonctl --help'.",
-                           argc < subcommands[i].min_args ? "few" : "many", sub);
-                return EXIT_USAGE;
-        }
+        r = subcommand_check(subcommands, ELEMENTSOF(subcommands), argc, argv);
+        if (r != 0)
+                return r;
 
         if (c->pin_fd >= 0 || c->pin_file || c->token || c->confirm_final_try)
                 return usage("--token, --pin-fd, --pin-file and --confirm-final-try are options of "
@@ -373,10 +358,7 @@ static int batch_start(Context *c, const char *file) {
                         return r;
         }
 
-        r = sd_bus_message_new_method_call(c->bus, &m, JETON_BUS_NAME, JETON_ROOT_PATH, JETON_MANAGER_IFACE,
-                                           "StartBatch");
-        if (r >= 0)
-                r = sd_bus_message_set_allow_interactive_authorization(m, true);
+        r = jetond_call_new(c->bus, JETON_ROOT_PATH, JETON_MANAGER_IFACE, "StartBatch", &m);
         if (r >= 0)
                 r = sd_bus_message_append(m, "hs", orders_fd, c->format ?: "");
         if (r >= 0)
@@ -483,16 +465,6 @@ static void print_counts(const BusValue *props) {
                (unsigned long long) failed, (unsigned long long) remaining, (unsigned long long) total);
 }
 
-static void print_time(const char *name, const BusValue *props, const char *key) {
-        char buf[TIME_BUF_MAX];
-        uint64_t t = 0;
-
-        if (!bus_value_get_uint(props, key, &t))
-                return;
-        field_begin(0, FIELD_WIDTH, name);
-        puts(t > 0 ? format_time_utc(buf, t) : "-");
-}
-
 static int print_readers(Context *c, const BusValue *props, const BatchAssignment *a, size_t n_a) {
         static const char *const headers[] = { "READER", "TOKEN", "ORDER", "NOW" };
         _cleanup_free_ BatchReader *readers = NULL;
@@ -520,7 +492,7 @@ static int print_readers(Context *c, const BusValue *props, const BatchAssignmen
 
                 batch_reader_line(readers + i, a, n_a, jobs[i], &l);
                 row[0] = text_sanitize(l.reader);
-                row[1] = text_sanitize(l.serial && *l.serial ? l.serial : "-");
+                row[1] = text_cell(l.serial);
                 row[2] = text_sanitize(l.reference ?: "-");
                 row[3] = text_sanitize(l.has_job ? progress_format_line(&l.progress, what, sizeof(what)) ?: "?"
                                                  : l.note ?: "-");
@@ -571,8 +543,8 @@ static int print_status(Context *c, const char *path, const BusValue *props) {
                 field_string(0, FIELD_WIDTH, "Initialise", init ? "yes" : "no");
         print_counts(props);
         field_string(0, FIELD_WIDTH, "Operator", bus_value_get_string(props, "Operator"));
-        print_time("Created", props, "Created");
-        print_time("Finished", props, "Finished");
+        field_time(0, FIELD_WIDTH, "Created", props, "Created");
+        field_time(0, FIELD_WIDTH, "Finished", props, "Finished");
         field_string(0, FIELD_WIDTH, "Manifest", bus_value_get_string(props, "ManifestCsv"));
         if (*(bus_value_get_string(props, "ManifestJson") ?: "")) {
                 _cleanup_free_ char *json = text_sanitize(bus_value_get_string(props, "ManifestJson"));
@@ -612,17 +584,9 @@ static int batch_status(Context *c, const char *spec) {
         if (c->json != JSON_OFF) {
                 JsonWriter w;
 
-                json_writer_init(&w, stdout, c->json == JSON_PRETTY);
-                json_begin_object(&w);
-                json_key(&w, "path");
-                json_string(&w, path);
-                for (size_t i = 0; i < props->n; i++) {
-                        json_key(&w, props->keys[i]);
-                        bus_value_write_json(props->items[i], &w);
-                }
-                json_end_object(&w);
-                r = json_writer_end(&w);
-                return r < 0 ? log_errorf(r, "Failed to write JSON: %m") : 0;
+                json_output_begin(c, &w);
+                bus_value_write_json_object(path, props, &w);
+                return json_output_end(&w);
         }
         return print_status(c, path, props);
 }
@@ -652,10 +616,8 @@ static int batch_control(Context *c, const char *verb, const char *spec) {
                         return r;
         }
 
-        r = sd_bus_message_new_method_call(c->bus, &m, JETON_BUS_NAME, path, JETON_BATCH_IFACE,
-                                           resume ? "Resume" : streq(verb, "pause") ? "Pause" : "Cancel");
-        if (r >= 0)
-                r = sd_bus_message_set_allow_interactive_authorization(m, true);
+        r = jetond_call_new(c->bus, path, JETON_BATCH_IFACE,
+                            resume ? "Resume" : streq(verb, "pause") ? "Pause" : "Cancel", &m);
         if (r >= 0 && resume) {
                 r = sd_bus_message_open_container(m, 'a', "{sv}");
                 if (r >= 0 && so_fd >= 0)
@@ -721,7 +683,6 @@ static int certificate_files(const char *dir, char ***ret, size_t *ret_n) {
                 return log_errorf(-errno, "Failed to open the directory %s: %m", shown ?: "?");
         while ((errno = 0, de = readdir(d))) {
                 _cleanup_free_ char *safe = NULL;
-                char **bigger;
 
                 if (de->d_name[0] == '.')
                         continue;
@@ -731,14 +692,9 @@ static int certificate_files(const char *dir, char ***ret, size_t *ret_n) {
                                 "*.p7b, *.p7c)\n", shown ?: "?", safe ?: "?");
                         continue;
                 }
-                bigger = realloc(names, (n + 1) * sizeof(char *));
-                if (!bigger || !(bigger[n] = strdup(de->d_name))) {
-                        names = bigger ?: names;
-                        r = -ENOMEM;
+                r = batch_lines_append(&names, &n, strdup(de->d_name));
+                if (r < 0)
                         break;
-                }
-                names = bigger;
-                n++;
         }
         if (r == 0 && errno != 0)
                 r = -errno;
@@ -767,10 +723,7 @@ static int install_chunk(Context *c, int dir_fd, char **files, size_t n, Install
         const char *ref, *order, *result;
         int r;
 
-        r = sd_bus_message_new_method_call(c->bus, &m, JETON_BUS_NAME, JETON_ROOT_PATH, JETON_MANAGER_IFACE,
-                                           "InstallCertificates");
-        if (r >= 0)
-                r = sd_bus_message_set_allow_interactive_authorization(m, true);
+        r = jetond_call_new(c->bus, JETON_ROOT_PATH, JETON_MANAGER_IFACE, "InstallCertificates", &m);
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "h");
         for (size_t i = 0; i < n && r >= 0; i++) {
@@ -835,7 +788,7 @@ static void install_print(Context *c, const char *dir, char **files, const Insta
         if (c->json != JSON_OFF) {
                 JsonWriter w;
 
-                json_writer_init(&w, stdout, c->json == JSON_PRETTY);
+                json_output_begin(c, &w);
                 json_begin_array(&w);
                 for (size_t i = 0; i < n; i++) {
                         _cleanup_free_ char *file = NULL;

@@ -17,7 +17,6 @@
 #include "jetonctl.h"
 #include "orders.h"
 #include "text.h"
-#include "tokens.h"
 
 int verb_install(Context *c, int argc, char **argv) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
@@ -25,19 +24,12 @@ int verb_install(Context *c, int argc, char **argv) {
         _cleanup_free_ OrderView *orders = NULL;
         _cleanup_free_ char *job_path = NULL, *file = text_sanitize(argv[2]), *ref = NULL, *serial = NULL;
         const OrderView *o;
-        size_t n;
         int fd, pin_fd = -1, r, status;
 
         /* Installing may need a login, hence a PIN. */
         (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
-        r = daemon_get_objects(c->bus, &objects);
-        if (r != 0)
-                return r;
-        r = orders_from_objects(objects, &orders, &n);
-        if (r < 0)
-                return log_errorf(r, "Unexpected reply from jetond: %m");
-        r = order_find(orders, n, argv[1], &o);
+        r = order_get(c->bus, argv[1], &objects, &orders, &o);
         if (r != 0)
                 return r;
 
@@ -50,9 +42,7 @@ int verb_install(Context *c, int argc, char **argv) {
                 return r;
         }
 
-        r = sd_bus_message_new_method_call(c->bus, &m, JETON_BUS_NAME, o->path, JETON_ORDER_IFACE, "Install");
-        if (r >= 0)
-                r = sd_bus_message_set_allow_interactive_authorization(m, true);
+        r = jetond_call_new(c->bus, o->path, JETON_ORDER_IFACE, "Install", &m);
         if (r >= 0)
                 r = sd_bus_message_append(m, "ha{sv}", fd, 0);
         close(fd);

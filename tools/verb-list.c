@@ -26,17 +26,6 @@ static const char *const headers[_COL_MAX] = {
         "SERIAL", "LABEL", "MODEL", "READER", "STATE", "CERTS", "EXPIRES",
 };
 
-typedef struct Row {
-        char *cells[_COL_MAX];
-} Row;
-
-static void rows_free(Row *rows, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                for (size_t j = 0; j < _COL_MAX; j++)
-                        free(rows[i].cells[j]);
-        free(rows);
-}
-
 /* "2026-11-21 (364 days)", "2023-01-01 EXPIRED", or "-" with no certificate. */
 static char *format_expiry(size_t n_certs, uint64_t not_after, uint64_t now) {
         char date[TIME_BUF_MAX];
@@ -52,81 +41,53 @@ static char *format_expiry(size_t n_certs, uint64_t not_after, uint64_t now) {
         return asprintf(&s, "%s (%lld day%s)", date, (long long) days, days == 1 ? "" : "s") < 0 ? NULL : s;
 }
 
-/* A cell never looks empty: an unknown or empty value shows as "-". */
-static char *cell(const char *s) {
-        return text_sanitize(s && *s ? s : "-");
-}
-
-static int row_fill(Row *row, const Token *t, uint64_t now) {
+/* The cells of one row; a cell never looks empty (text_cell()). */
+static int row_fill(char **cells, const Token *t, uint64_t now) {
         uint64_t not_after;
         size_t n_certs = token_certificates(t->props, &not_after);
         _cleanup_free_ char *model = token_model(t->props);
 
         if (!model)
                 return -ENOMEM;
-        row->cells[COL_SERIAL] = cell(bus_value_get_string(t->props, "Serial"));
-        row->cells[COL_LABEL] = cell(bus_value_get_string(t->props, "Label"));
-        row->cells[COL_MODEL] = cell(model);
-        row->cells[COL_READER] = cell(bus_value_get_string(t->props, "Reader"));
-        row->cells[COL_STATE] = cell(bus_value_get_string(t->props, "State"));
-        if (asprintf(&row->cells[COL_CERTS], "%zu", n_certs) < 0)
-                row->cells[COL_CERTS] = NULL;
-        row->cells[COL_EXPIRES] = format_expiry(n_certs, not_after, now);
+        cells[COL_SERIAL] = text_cell(bus_value_get_string(t->props, "Serial"));
+        cells[COL_LABEL] = text_cell(bus_value_get_string(t->props, "Label"));
+        cells[COL_MODEL] = text_cell(model);
+        cells[COL_READER] = text_cell(bus_value_get_string(t->props, "Reader"));
+        cells[COL_STATE] = text_cell(bus_value_get_string(t->props, "State"));
+        if (asprintf(&cells[COL_CERTS], "%zu", n_certs) < 0)
+                cells[COL_CERTS] = NULL;
+        cells[COL_EXPIRES] = format_expiry(n_certs, not_after, now);
 
         for (size_t j = 0; j < _COL_MAX; j++)
-                if (!row->cells[j])
+                if (!cells[j])
                         return -ENOMEM;
         return 0;
 }
 
-static void print_row(char *const cells[], const size_t widths[]) {
-        for (size_t j = 0; j < _COL_MAX; j++) {
-                fputs(cells[j], stdout);
-                if (j + 1 < _COL_MAX)
-                        printf("%*s", (int) (widths[j] - text_width(cells[j]) + 2), "");
-        }
-        putchar('\n');
-}
-
 static int print_table(const Token *tokens, size_t n, bool legend) {
-        Row *rows = calloc(n ?: 1, sizeof(Row));
-        size_t widths[_COL_MAX] = {};
         uint64_t now = now_usec();
+        char **cells;
         int r = 0;
-
-        if (!rows)
-                return log_errorf(-ENOMEM, "Out of memory.");
-
-        for (size_t i = 0; i < n && r >= 0; i++)
-                r = row_fill(rows + i, tokens + i, now);
-        if (r < 0) {
-                rows_free(rows, n);
-                return log_errorf(r, "Out of memory.");
-        }
 
         if (n == 0) {
                 if (legend)
                         puts("No tokens present.");
-                rows_free(rows, n);
                 return 0;
         }
-
-        for (size_t j = 0; j < _COL_MAX; j++) {
-                widths[j] = legend ? strlen(headers[j]) : 0;
-                for (size_t i = 0; i < n; i++)
-                        if (text_width(rows[i].cells[j]) > widths[j])
-                                widths[j] = text_width(rows[i].cells[j]);
+        cells = calloc(n * _COL_MAX, sizeof(char *));
+        if (!cells)
+                return log_errorf(-ENOMEM, "Out of memory.");
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = row_fill(cells + i * _COL_MAX, tokens + i, now);
+        if (r >= 0) {
+                text_print_table(stdout, headers, _COL_MAX, cells, n, legend);
+                if (legend)
+                        printf("\n%zu token%s listed.\n", n, n == 1 ? "" : "s");
         }
-
-        if (legend)
-                print_row((char *const *) headers, widths);
-        for (size_t i = 0; i < n; i++)
-                print_row(rows[i].cells, widths);
-        if (legend)
-                printf("\n%zu token%s listed.\n", n, n == 1 ? "" : "s");
-
-        rows_free(rows, n);
-        return 0;
+        for (size_t i = 0; i < n * _COL_MAX; i++)
+                free(cells[i]);
+        free(cells);
+        return r < 0 ? log_errorf(r, "Out of memory.") : 0;
 }
 
 /* USB tokens jetond saw that need a PKCS#11 module which is not installed:
@@ -158,25 +119,19 @@ int verb_list(Context *c, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = daemon_get_objects(c->bus, &objects);
+        r = tokens_get(c->bus, &objects, &tokens, &n);
         if (r != 0)
                 return r;
-        r = tokens_from_objects(objects, &tokens, &n);
-        if (r < 0)
-                return log_errorf(r, "Unexpected reply from jetond: %m");
 
         if (c->json != JSON_OFF) {
                 JsonWriter w;
 
-                json_writer_init(&w, stdout, c->json == JSON_PRETTY);
+                json_output_begin(c, &w);
                 json_begin_array(&w);
                 for (size_t i = 0; i < n; i++)
                         token_write_json(tokens + i, &w);
                 json_end_array(&w);
-                r = json_writer_end(&w);
-                if (r < 0)
-                        return log_errorf(r, "Failed to write JSON: %m");
-                return 0;
+                return json_output_end(&w);
         }
 
         r = print_table(tokens, n, c->legend);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <systemd/sd-event.h>
 
+#include "bus-signal.h"
 #include "jetonctl.h"
 #include "monitor-event.h"
 #include "tokens.h"
@@ -89,22 +90,33 @@ static int objects_add(Monitor *m, const char *path, BusValue *interfaces, bool 
         return 0;
 }
 
+/* Reads InterfacesAdded or InterfacesRemoved: the object's path and what
+ * follows it. False when the signal is to be ignored: in the snapshot
+ * already, or malformed (said). */
+static bool read_interfaces_signal(Monitor *m, sd_bus_message *message, const char **ret_path,
+                                   BusValue **ret) {
+        int r;
+
+        if (in_snapshot(m, message))
+                return false;
+        r = sd_bus_message_read(message, "o", ret_path);
+        if (r >= 0)
+                r = bus_value_read(message, ret);
+        if (r < 0) {
+                log_errorf(r, "Ignoring a malformed %s signal: %m", sd_bus_message_get_member(message) ?: "?");
+                return false;
+        }
+        return true;
+}
+
 static int on_interfaces_added(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
         Monitor *m = userdata;
         BusValue *interfaces = NULL;
         const char *path;
         int r;
 
-        if (in_snapshot(m, message))
+        if (!read_interfaces_signal(m, message, &path, &interfaces))
                 return 0;
-
-        r = sd_bus_message_read(message, "o", &path);
-        if (r >= 0)
-                r = bus_value_read(message, &interfaces);
-        if (r < 0) {
-                log_errorf(r, "Ignoring a malformed InterfacesAdded signal: %m");
-                return 0;
-        }
         r = objects_add(m, path, interfaces, true);
         return r < 0 ? monitor_fail(m, r) : 0;
 }
@@ -117,16 +129,8 @@ static int on_interfaces_removed(sd_bus_message *message, void *userdata, sd_bus
         bool any_left = false;
         int r;
 
-        if (in_snapshot(m, message))
+        if (!read_interfaces_signal(m, message, &path, &interfaces))
                 return 0;
-
-        r = sd_bus_message_read(message, "o", &path);
-        if (r >= 0)
-                r = bus_value_read(message, &interfaces);
-        if (r < 0) {
-                log_errorf(r, "Ignoring a malformed InterfacesRemoved signal: %m");
-                return 0;
-        }
 
         o = bus_value_lookup(m->objects, path);
         for (size_t i = 0; i < bus_value_count(interfaces); i++) {
@@ -310,20 +314,11 @@ static int add_matches(Monitor *m) {
                                         "org.freedesktop.DBus.ObjectManager", "InterfacesRemoved",
                                         on_interfaces_removed, m);
         if (r >= 0)
-                r = sd_bus_add_match(bus, NULL,
-                                     "type='signal',sender='" JETON_BUS_NAME "',"
-                                     "interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
-                                     "path_namespace='" JETON_ROOT_PATH "'",
-                                     on_properties_changed, m);
+                r = bus_match_properties_changed(bus, "path_namespace", JETON_ROOT_PATH, on_properties_changed, m);
         if (r >= 0)
-                r = sd_bus_add_match(bus, NULL,
-                                     "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
-                                     "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
-                                     "arg0='" JETON_BUS_NAME "'",
-                                     on_name_owner_changed, m);
+                r = bus_match_jetond_owner(bus, on_name_owner_changed, m);
         if (r >= 0)
-                r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
-                                        "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, m);
+                r = bus_match_disconnected(bus, on_disconnected, m);
         return r;
 }
 
@@ -347,11 +342,8 @@ int verb_monitor(Context *c, int argc, char **argv) {
         m.objects = objects;
 
         r = add_matches(&m);
-        if (r < 0) {
-                if (bus_error_is_unreachable(NULL, r))
-                        return log_bus_error(NULL, r, "Failed to subscribe to jetond's signals");
-                return log_errorf(r, "Failed to subscribe to jetond's signals: %m");
-        }
+        if (r < 0)
+                return log_bus_error(NULL, r, "Failed to subscribe to jetond's signals");
 
         /* Also starts jetond when it is bus-activatable. */
         r = sd_bus_call_method(c->bus, JETON_BUS_NAME, JETON_ROOT_PATH, "org.freedesktop.DBus.ObjectManager",

@@ -16,7 +16,6 @@
 #include "jetonctl.h"
 #include "orders.h"
 #include "text.h"
-#include "tokens.h"
 
 #define FIELD_WIDTH 14
 
@@ -35,10 +34,7 @@ const char *const order_arg_names[_ORDER_ARG_MAX] = {
         [ORDER_ARG_VAT] = "vat",
 };
 
-static const struct {
-        const char *name;
-        int min_args, max_args;         /* counting "order" and the subcommand */
-} subcommands[] = {
+static const Subcommand subcommands[] = {
         { "add", 2, 2 },
         { "import", 3, 3 },
         { "list", 2, 2 },
@@ -50,26 +46,15 @@ int verb_order_check(const Context *c, int argc, char **argv) {
         static const OrderArg required[] = {
                 ORDER_ARG_REFERENCE, ORDER_ARG_PROFILE, ORDER_ARG_GIVEN_NAME, ORDER_ARG_SURNAME,
         };
-        size_t i;
+        int r;
 
         if (argc < 2) {
                 log_errorf(-EINVAL, "'order' needs a command: add, import, list, show or cancel.");
                 return EXIT_USAGE;
         }
-        for (i = 0; i < ELEMENTSOF(subcommands); i++)
-                if (streq(argv[1], subcommands[i].name))
-                        break;
-        if (i == ELEMENTSOF(subcommands)) {
-                _cleanup_free_ char *shown = text_sanitize(argv[1]);
-
-                log_errorf(-EINVAL, "Unknown command 'order %s'; see 'jetonctl --help'.", shown ?: "?");
-                return EXIT_USAGE;
-        }
-        if (argc < subcommands[i].min_args || argc > subcommands[i].max_args) {
-                log_errorf(-EINVAL, "Too %s arguments for 'order %s'; see 'jetonctl --help'.",
-                           argc < subcommands[i].min_args ? "few" : "many", argv[1]);
-                return EXIT_USAGE;
-        }
+        r = subcommand_check(subcommands, ELEMENTSOF(subcommands), argc, argv);
+        if (r != 0)
+                return r;
 
         if (streq(argv[1], "add")) {
                 for (size_t k = 0; k < ELEMENTSOF(required); k++)
@@ -98,19 +83,6 @@ int verb_order_check(const Context *c, int argc, char **argv) {
         return 0;
 }
 
-/* The orders of jetond; on failure already reported. */
-static int get_orders(Context *c, BusValue **ret_objects, OrderView **ret, size_t *ret_n) {
-        int r;
-
-        r = daemon_get_objects(c->bus, ret_objects);
-        if (r != 0)
-                return r;
-        r = orders_from_objects(*ret_objects, ret, ret_n);
-        if (r < 0)
-                return log_errorf(r, "Unexpected reply from jetond: %m");
-        return 0;
-}
-
 static const char *path_reference(const char *path, char **buf) {
         if (sd_bus_path_decode(path, JETON_ORDER_PREFIX, buf) > 0)
                 return *buf;
@@ -123,10 +95,7 @@ static int order_add(Context *c) {
         const char *path;
         int r;
 
-        r = sd_bus_message_new_method_call(c->bus, &m, JETON_BUS_NAME, JETON_ROOT_PATH, JETON_MANAGER_IFACE,
-                                           "AddOrder");
-        if (r >= 0)
-                r = sd_bus_message_set_allow_interactive_authorization(m, true);
+        r = jetond_call_new(c->bus, JETON_ROOT_PATH, JETON_MANAGER_IFACE, "AddOrder", &m);
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "{sv}");
         for (size_t i = 0; i < _ORDER_ARG_MAX && r >= 0; i++)
@@ -164,10 +133,7 @@ static int order_import(Context *c, const char *file) {
         if (fd < 0)
                 return log_errorf(-errno, "Failed to open %s: %m", shown ?: "?");
 
-        r = sd_bus_message_new_method_call(c->bus, &m, JETON_BUS_NAME, JETON_ROOT_PATH, JETON_MANAGER_IFACE,
-                                           "ImportOrders");
-        if (r >= 0)
-                r = sd_bus_message_set_allow_interactive_authorization(m, true);
+        r = jetond_call_new(c->bus, JETON_ROOT_PATH, JETON_MANAGER_IFACE, "ImportOrders", &m);
         if (r >= 0)
                 r = sd_bus_message_append(m, "hsa{sv}", fd, c->format ?: "", 0);
         close(fd);
@@ -212,10 +178,6 @@ static const char *const headers[_COL_MAX] = {
         "REFERENCE", "PROFILE", "HOLDER", "ORGANISATION", "STATE", "TOKEN", "UPDATED",
 };
 
-static char *cell(const char *s) {
-        return text_sanitize(s && *s ? s : "-");
-}
-
 static char *holder_name(const BusValue *props) {
         const char *given = bus_value_get_string(props, "GivenName") ?: "";
         const char *surname = bus_value_get_string(props, "Surname") ?: "";
@@ -233,37 +195,28 @@ static int row_fill(char **cells, const OrderView *o) {
 
         if (!holder)
                 return -ENOMEM;
-        cells[COL_REFERENCE] = cell(bus_value_get_string(o->props, "Reference"));
-        cells[COL_PROFILE] = cell(bus_value_get_string(o->props, "Profile"));
-        cells[COL_HOLDER] = cell(holder);
-        cells[COL_ORGANISATION] = cell(bus_value_get_string(o->props, "Organisation"));
-        cells[COL_STATE] = cell(bus_value_get_string(o->props, "State"));
-        cells[COL_TOKEN] = cell(bus_value_get_string(o->props, "TokenSerial"));
+        cells[COL_REFERENCE] = text_cell(bus_value_get_string(o->props, "Reference"));
+        cells[COL_PROFILE] = text_cell(bus_value_get_string(o->props, "Profile"));
+        cells[COL_HOLDER] = text_cell(holder);
+        cells[COL_ORGANISATION] = text_cell(bus_value_get_string(o->props, "Organisation"));
+        cells[COL_STATE] = text_cell(bus_value_get_string(o->props, "State"));
+        cells[COL_TOKEN] = text_cell(bus_value_get_string(o->props, "TokenSerial"));
         (void) bus_value_get_uint(o->props, "Updated", &updated);
-        cells[COL_UPDATED] = cell(updated > 0 ? format_time_utc(buf, updated) : NULL);
+        cells[COL_UPDATED] = text_cell(updated > 0 ? format_time_utc(buf, updated) : NULL);
         for (size_t j = 0; j < _COL_MAX; j++)
                 if (!cells[j])
                         return -ENOMEM;
         return 0;
 }
 
-static void print_row(char *const cells[], const size_t widths[]) {
-        for (size_t j = 0; j < _COL_MAX; j++) {
-                fputs(cells[j], stdout);
-                if (j + 1 < _COL_MAX)
-                        printf("%*s", (int) (widths[j] - text_width(cells[j]) + 2), "");
-        }
-        putchar('\n');
-}
-
 static int order_list(Context *c) {
         _cleanup_(bus_value_freep) BusValue *objects = NULL;
         _cleanup_free_ OrderView *all = NULL;
         _cleanup_free_ char **cells = NULL;
-        size_t n_all, n = 0, widths[_COL_MAX] = {};
+        size_t n_all, n = 0;
         int r;
 
-        r = get_orders(c, &objects, &all, &n_all);
+        r = orders_get(c->bus, &objects, &all, &n_all);
         if (r != 0)
                 return r;
         /* Filter in place: the views are borrowed pointers. */
@@ -274,13 +227,12 @@ static int order_list(Context *c) {
         if (c->json != JSON_OFF) {
                 JsonWriter w;
 
-                json_writer_init(&w, stdout, c->json == JSON_PRETTY);
+                json_output_begin(c, &w);
                 json_begin_array(&w);
                 for (size_t i = 0; i < n; i++)
                         order_write_json(all + i, &w);
                 json_end_array(&w);
-                r = json_writer_end(&w);
-                return r < 0 ? log_errorf(r, "Failed to write JSON: %m") : 0;
+                return json_output_end(&w);
         }
 
         if (n == 0) {
@@ -294,32 +246,13 @@ static int order_list(Context *c) {
         for (size_t i = 0; i < n && r >= 0; i++)
                 r = row_fill(cells + i * _COL_MAX, all + i);
         if (r >= 0) {
-                for (size_t j = 0; j < _COL_MAX; j++) {
-                        widths[j] = c->legend ? strlen(headers[j]) : 0;
-                        for (size_t i = 0; i < n; i++)
-                                if (text_width(cells[i * _COL_MAX + j]) > widths[j])
-                                        widths[j] = text_width(cells[i * _COL_MAX + j]);
-                }
-                if (c->legend)
-                        print_row((char *const *) headers, widths);
-                for (size_t i = 0; i < n; i++)
-                        print_row(cells + i * _COL_MAX, widths);
+                text_print_table(stdout, headers, _COL_MAX, cells, n, c->legend);
                 if (c->legend)
                         printf("\n%zu order%s listed.\n", n, n == 1 ? "" : "s");
         }
         for (size_t i = 0; i < n * _COL_MAX; i++)
                 free(cells[i]);
         return r < 0 ? log_errorf(r, "Out of memory.") : 0;
-}
-
-static void field_time(const char *name, const BusValue *props, const char *key) {
-        char buf[TIME_BUF_MAX];
-        uint64_t t;
-
-        if (!bus_value_get_uint(props, key, &t))
-                return;
-        field_begin(0, FIELD_WIDTH, name);
-        puts(t > 0 ? format_time_utc(buf, t) : "-");
 }
 
 static void print_evidence(const BusValue *props) {
@@ -423,8 +356,8 @@ static void print_order(const OrderView *o) {
                 } else
                         puts("present");
         }
-        field_time("Created", o->props, "Created");
-        field_time("Updated", o->props, "Updated");
+        field_time(0, FIELD_WIDTH, "Created", o->props, "Created");
+        field_time(0, FIELD_WIDTH, "Updated", o->props, "Updated");
         print_unknown_entries(o->props, known, 0, FIELD_WIDTH);
 }
 
@@ -432,23 +365,18 @@ static int order_show(Context *c, const char *spec) {
         _cleanup_(bus_value_freep) BusValue *objects = NULL;
         _cleanup_free_ OrderView *orders = NULL;
         const OrderView *o;
-        size_t n;
         int r;
 
-        r = get_orders(c, &objects, &orders, &n);
-        if (r != 0)
-                return r;
-        r = order_find(orders, n, spec, &o);
+        r = order_get(c->bus, spec, &objects, &orders, &o);
         if (r != 0)
                 return r;
 
         if (c->json != JSON_OFF) {
                 JsonWriter w;
 
-                json_writer_init(&w, stdout, c->json == JSON_PRETTY);
+                json_output_begin(c, &w);
                 order_write_json(o, &w);
-                r = json_writer_end(&w);
-                return r < 0 ? log_errorf(r, "Failed to write JSON: %m") : 0;
+                return json_output_end(&w);
         }
         print_order(o);
         return 0;
@@ -461,19 +389,13 @@ static int order_cancel(Context *c, const char *spec) {
         _cleanup_free_ OrderView *orders = NULL;
         _cleanup_free_ char *shown = NULL;
         const OrderView *o;
-        size_t n;
         int r;
 
-        r = get_orders(c, &objects, &orders, &n);
-        if (r != 0)
-                return r;
-        r = order_find(orders, n, spec, &o);
+        r = order_get(c->bus, spec, &objects, &orders, &o);
         if (r != 0)
                 return r;
 
-        r = sd_bus_message_new_method_call(c->bus, &m, JETON_BUS_NAME, o->path, JETON_ORDER_IFACE, "Cancel");
-        if (r >= 0)
-                r = sd_bus_message_set_allow_interactive_authorization(m, true);
+        r = jetond_call_new(c->bus, o->path, JETON_ORDER_IFACE, "Cancel", &m);
         if (r < 0)
                 return log_errorf(r, "Failed to build the call: %m");
         r = sd_bus_call(c->bus, m, 0, &error, NULL);

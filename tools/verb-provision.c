@@ -92,19 +92,12 @@ int verb_provision(Context *c, int argc, char **argv) {
         _cleanup_free_ char *job_path = NULL;
         const OrderView *o;
         const Token *t;
-        size_t n;
         int pin_fd = -1, r, status;
 
         /* No core dump and no ptrace of a process that will hold a PIN. */
         (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
-        r = daemon_get_objects(c->bus, &objects);
-        if (r != 0)
-                return r;
-        r = orders_from_objects(objects, &orders, &n);
-        if (r < 0)
-                return log_errorf(r, "Unexpected reply from jetond: %m");
-        r = order_find(orders, n, argv[1], &o);
+        r = order_get(c->bus, argv[1], &objects, &orders, &o);
         if (r != 0)
                 return r;
         r = pick_token(c, objects, &tokens, &t);
@@ -129,9 +122,7 @@ int verb_provision(Context *c, int argc, char **argv) {
         if (r != 0)
                 return r;
 
-        r = sd_bus_message_new_method_call(c->bus, &m, JETON_BUS_NAME, o->path, JETON_ORDER_IFACE, "Provision");
-        if (r >= 0)
-                r = sd_bus_message_set_allow_interactive_authorization(m, true);
+        r = jetond_call_new(c->bus, o->path, JETON_ORDER_IFACE, "Provision", &m);
         if (r >= 0)
                 r = sd_bus_message_append(m, "s", t ? t->path : c->token ?: "");
         if (r >= 0)

@@ -198,12 +198,9 @@ int verb_show(Context *c, int argc, char **argv) {
         size_t n;
         int r;
 
-        r = daemon_get_objects(c->bus, &objects);
+        r = tokens_get(c->bus, &objects, &tokens, &n);
         if (r != 0)
                 return r;
-        r = tokens_from_objects(objects, &tokens, &n);
-        if (r < 0)
-                return log_errorf(r, "Unexpected reply from jetond: %m");
         r = token_find(tokens, n, argv[1], &t);
         if (r != 0)
                 return r;
@@ -211,12 +208,9 @@ int verb_show(Context *c, int argc, char **argv) {
         if (c->json != JSON_OFF) {
                 JsonWriter w;
 
-                json_writer_init(&w, stdout, c->json == JSON_PRETTY);
+                json_output_begin(c, &w);
                 token_write_json(t, &w);
-                r = json_writer_end(&w);
-                if (r < 0)
-                        return log_errorf(r, "Failed to write JSON: %m");
-                return 0;
+                return json_output_end(&w);
         }
 
         print_token(t);
