@@ -24,12 +24,6 @@
 #include "token-worker.h"
 #include "util.h"
 
-/* How often C_InitToken is tried again while another session (a scan's
- * look at the token) is open on it: the module refuses before it checks
- * the SO PIN, so this costs no PIN try. */
-#define INIT_SESSION_RETRIES 100
-#define INIT_SESSION_WAIT_NSEC (20 * 1000 * 1000)
-
 #define TAKE_FD(fd)                     \
         ({                              \
                 int *_pfd_ = &(fd);     \
@@ -642,13 +636,9 @@ static void init_work(void *userdata) {
                         w->error.kind = JP11_ERR_TOKEN_REMOVED;
                 return;
         }
-        for (unsigned i = 0;; i++) {
-                jp11_error_clear(&w->error);
-                w->r = jp11_token_init(w->module, slot.id, w->so_pin, w->label, w->user_pin, 0, &w->error);
-                if (w->r >= 0 || w->error.rv != CKR_SESSION_EXISTS || i >= INIT_SESSION_RETRIES)
-                        break;
-                (void) nanosleep(&(struct timespec) { .tv_nsec = INIT_SESSION_WAIT_NSEC }, NULL);
-        }
+        /* jp11_token_init() has the slot to itself: a scan's session on the
+         * token waits instead of making C_InitToken or the SO login fail. */
+        w->r = jp11_token_init(w->module, slot.id, w->so_pin, w->label, w->user_pin, 0, &w->error);
         w->so_pin = jp11_pin_free(w->so_pin);
         if (w->r < 0 || w->mailer_fd < 0)
                 return;

@@ -112,8 +112,8 @@ static int set_user_pin(JP11Module *m, CK_SLOT_ID slot, bool pinpad, const JP11P
         return 0;
 }
 
-int jp11_token_init(JP11Module *m, CK_SLOT_ID slot, const JP11Pin *so_pin, const char *label,
-                    const JP11Pin *user_pin, JP11InitFlags flags, JP11Error *error) {
+static int token_init(JP11Module *m, CK_SLOT_ID slot, const JP11Pin *so_pin, const char *label,
+                      const JP11Pin *user_pin, JP11InitFlags flags, JP11Error *error) {
         JP11LoginFlags login_flags = (flags & JP11_INIT_CONFIRM_FINAL_TRY) ? JP11_LOGIN_CONFIRM_FINAL_TRY : 0;
         CK_UTF8CHAR padded[32];
         JP11Slot info;
@@ -182,5 +182,22 @@ int jp11_token_init(JP11Module *m, CK_SLOT_ID slot, const JP11Pin *so_pin, const
                 snprintf(error->message + n, sizeof error->message - n,
                          " (the token was initialised but has no user PIN yet: initialise it again)");
         }
+        return r;
+}
+
+int jp11_token_init(JP11Module *m, CK_SLOT_ID slot, const JP11Pin *so_pin, const char *label,
+                    const JP11Pin *user_pin, JP11InitFlags flags, JP11Error *error) {
+        int r;
+
+        if (!m || !label)
+                return jp11_error_set(error, -EINVAL, JP11_ERR_INVALID, "invalid arguments");
+        /* C_InitToken and the SO login are refused while another session is
+         * open on the token, such as a scan's look at it from another
+         * thread: have the slot to ourselves meanwhile. */
+        r = jp11_slot_claim(m, slot, error);
+        if (r < 0)
+                return r;
+        r = token_init(m, slot, so_pin, label, user_pin, flags, error);
+        jp11_slot_unclaim(m, slot);
         return r;
 }

@@ -36,6 +36,13 @@
  * and a second session it opens does not wait for a pending rescan (which
  * cannot start before the first one is closed anyway). A session handed
  * to another thread still counts for the thread that opened it. */
+/* A slot one thread has to itself (jp11_slot_claim()). */
+typedef struct SlotClaim {
+        CK_SLOT_ID slot;
+        pthread_t owner;
+        struct SlotClaim *next;
+} SlotClaim;
+
 struct JP11Module {
         JP11Module *next;               /* registry */
         unsigned n_ref;
@@ -51,6 +58,7 @@ struct JP11Module {
         unsigned sessions, calls;
         bool rescan_pending, rescan_running;
         JP11Session *open_sessions;     /* under lock */
+        SlotClaim *claims;              /* under lock */
 };
 
 struct JP11Session {
@@ -158,11 +166,22 @@ static bool thread_holds_session_locked(JP11Module *m) {
         return false;
 }
 
-static void session_begin(JP11Module *m, JP11Session *s) {
+/* Another thread has claimed slot. Under m->lock. */
+static bool slot_claimed_by_other_locked(JP11Module *m, CK_SLOT_ID slot) {
+        for (SlotClaim *c = m->claims; c; c = c->next)
+                if (c->slot == slot && !pthread_equal(c->owner, pthread_self()))
+                        return true;
+        return false;
+}
+
+static void session_begin(JP11Module *m, JP11Session *s, CK_SLOT_ID slot) {
         pthread_mutex_lock(&m->lock);
         if (!thread_holds_session_locked(m))
                 while (m->rescan_pending || m->rescan_running)
                         pthread_cond_wait(&m->cond, &m->lock);
+        while (slot_claimed_by_other_locked(m, slot))
+                pthread_cond_wait(&m->cond, &m->lock);
+        s->slot = slot;
         m->sessions++;
         s->m = m;
         s->opener = pthread_self();
@@ -178,9 +197,61 @@ static void session_end(JP11Module *m, JP11Session *s) {
                         *i = s->next_open;
                         break;
                 }
-        if (--m->sessions == 0)
-                pthread_cond_broadcast(&m->cond);
+        m->sessions--;
+        /* Rescans wait for no session at all, slot claims for none on
+         * their slot: wake both. */
+        pthread_cond_broadcast(&m->cond);
         pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- slot claims ----------------------------------------------------- */
+
+static bool slot_has_other_sessions_locked(JP11Module *m, CK_SLOT_ID slot) {
+        for (JP11Session *i = m->open_sessions; i; i = i->next_open)
+                if (i->slot == slot && !pthread_equal(i->opener, pthread_self()))
+                        return true;
+        return false;
+}
+
+int jp11_slot_claim(JP11Module *m, CK_SLOT_ID slot, JP11Error *error) {
+        SlotClaim *c;
+
+        if (!m)
+                return jp11_error_set(error, -EINVAL, JP11_ERR_INVALID, "invalid arguments");
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return jp11_error_set(error, -ENOMEM, JP11_ERR_INTERNAL, "out of memory");
+        c->slot = slot;
+        c->owner = pthread_self();
+
+        pthread_mutex_lock(&m->lock);
+        /* Others' sessions on it are short (a scan's look at the token);
+         * new ones wait in session_begin() from the moment we are listed. */
+        while (slot_claimed_by_other_locked(m, slot))
+                pthread_cond_wait(&m->cond, &m->lock);
+        c->next = m->claims;
+        m->claims = c;
+        while (slot_has_other_sessions_locked(m, slot))
+                pthread_cond_wait(&m->cond, &m->lock);
+        pthread_mutex_unlock(&m->lock);
+        return 0;
+}
+
+void jp11_slot_unclaim(JP11Module *m, CK_SLOT_ID slot) {
+        SlotClaim *found = NULL;
+
+        if (!m)
+                return;
+        pthread_mutex_lock(&m->lock);
+        for (SlotClaim **i = &m->claims; *i; i = &(*i)->next)
+                if ((*i)->slot == slot && pthread_equal((*i)->owner, pthread_self())) {
+                        found = *i;
+                        *i = found->next;
+                        break;
+                }
+        pthread_cond_broadcast(&m->cond);
+        pthread_mutex_unlock(&m->lock);
+        free(found);
 }
 
 /* ---- load / unload --------------------------------------------------- */
@@ -612,14 +683,13 @@ int jp11_session_open(JP11Module *m, CK_SLOT_ID slot, bool rw, JP11Session **ret
         if (!s)
                 return jp11_error_set(error, -ENOMEM, JP11_ERR_INTERNAL, "out of memory");
 
-        session_begin(m, s);
+        session_begin(m, s, slot);
         rv = m->f->C_OpenSession(slot, CKF_SERIAL_SESSION | (rw ? CKF_RW_SESSION : 0), NULL, NULL, &s->h);
         if (rv != CKR_OK) {
                 session_end(m, s);
                 free(s);
                 return jp11_error_from_rv(error, rv, rw ? "opening a read-write session" : "opening a session");
         }
-        s->slot = slot;
         s->rw = rw;
         *ret = s;
         return 0;

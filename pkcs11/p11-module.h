@@ -104,6 +104,15 @@ int jp11_module_rescan_if_idle(JP11Module *m, JP11Error *error);
 
 /* Sessions. rw = read-write (needed for keygen, object creation). */
 int jp11_session_open(JP11Module *m, CK_SLOT_ID slot, bool rw, JP11Session **ret, JP11Error *error);
+
+/* Has the slot to the calling thread alone, for what PKCS#11 refuses while
+ * another session is open on the token (C_InitToken: CKR_SESSION_EXISTS; an
+ * SO login: CKR_SESSION_READ_ONLY_EXISTS). Waits until the other threads'
+ * sessions on it are closed; their new ones wait until jp11_slot_unclaim().
+ * The caller's own sessions are not affected. Sessions of other processes
+ * are not seen: the module still refuses then. */
+int jp11_slot_claim(JP11Module *m, CK_SLOT_ID slot, JP11Error *error);
+void jp11_slot_unclaim(JP11Module *m, CK_SLOT_ID slot);
 JP11Session *jp11_session_close(JP11Session *s); /* logs out if we logged in; accepts NULL */
 DEFINE_TRIVIAL_CLEANUP_FUNC(JP11Session *, jp11_session_close);
 
